@@ -1,0 +1,149 @@
+"""Instruments, stored candles, the market calendar, strategies and the signals they emit."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class Timeframe(models.TextChoices):
+    M1 = "1m", "1 minute"
+    M5 = "5m", "5 minutes"
+    M15 = "15m", "15 minutes"
+    H1 = "1h", "1 hour"
+    D1 = "1d", "1 day"
+
+
+class Product(models.TextChoices):
+    MIS = "MIS", "MIS (intraday)"
+    CNC = "CNC", "CNC (delivery)"
+    NRML = "NRML", "NRML (overnight F&O)"
+
+
+class Instrument(models.Model):
+    instrument_token = models.BigIntegerField(unique=True)
+    exchange_token = models.BigIntegerField(null=True, blank=True)
+    exchange = models.CharField(max_length=10)
+    tradingsymbol = models.CharField(max_length=50)
+    name = models.CharField(max_length=120, blank=True)
+    segment = models.CharField(max_length=20)
+    instrument_type = models.CharField(max_length=10, default="EQ")
+    lot_size = models.PositiveIntegerField(default=1)
+    tick_size = models.DecimalField(max_digits=10, decimal_places=4, default="0.05")
+    expiry = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["exchange", "tradingsymbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "tradingsymbol"], name="unique_exchange_symbol"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange}:{self.tradingsymbol}"
+
+    @property
+    def kite_symbol(self) -> str:
+        return f"{self.exchange}:{self.tradingsymbol}"
+
+
+class Candle(models.Model):
+    """One stored OHLCV bar; ``start`` is the bar's opening time (as Kite stamps candles)."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="candles")
+    timeframe = models.CharField(max_length=3, choices=Timeframe.choices)
+    start = models.DateTimeField()
+    open = models.DecimalField(max_digits=14, decimal_places=4)
+    high = models.DecimalField(max_digits=14, decimal_places=4)
+    low = models.DecimalField(max_digits=14, decimal_places=4)
+    close = models.DecimalField(max_digits=14, decimal_places=4)
+    volume = models.BigIntegerField(default=0)
+    source = models.CharField(max_length=20, default="database")
+
+    class Meta:
+        ordering = ["instrument", "timeframe", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "timeframe", "start"], name="unique_candle"),
+        ]
+
+
+class MarketHoliday(models.Model):
+    """An NSE trading holiday; real market data does not trade on these dates."""
+
+    date = models.DateField(unique=True)
+    description = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.description}"
+
+
+class Strategy(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    library_key = models.CharField(
+        "strategy type", max_length=40, help_text="Which strategy class of the library runs this."
+    )
+    timeframe = models.CharField(max_length=3, choices=Timeframe.choices)
+    instruments = models.ManyToManyField(Instrument, related_name="strategies")
+    parameters = models.JSONField(default=dict, blank=True)
+    product = models.CharField(max_length=4, choices=Product.choices, default=Product.MIS)
+    active = models.BooleanField(default=True)
+    trading_enabled = models.BooleanField(
+        default=True, help_text="Kill switch for this strategy: when off, it sends no new entries."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "strategies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .library import StrategyParameterError, get_strategy_class
+
+        try:
+            strategy_class = get_strategy_class(self.library_key)
+        except KeyError:
+            raise ValidationError({"library_key": f"Unknown strategy type {self.library_key!r}."})
+        try:
+            self.parameters = strategy_class.validate_parameters(self.parameters or {})
+        except StrategyParameterError as exc:
+            raise ValidationError({"parameters": str(exc)})
+
+
+class SignalSource(models.TextChoices):
+    STRATEGY = "strategy", "Strategy"
+    MANUAL = "manual", "Manual"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class Signal(models.Model):
+    """A change of a strategy's target position on one instrument, as of one bar.
+
+    Unique per (strategy, instrument, bar_time): a beat tick delivered twice makes one signal.
+    """
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="signals")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="signals")
+    bar_time = models.DateTimeField(help_text="Close time of the bar the decision was taken on.")
+    target = models.SmallIntegerField(help_text="+1 long, 0 flat, -1 short.")
+    price = models.DecimalField(max_digits=14, decimal_places=4, help_text="Last close when emitted.")
+    stop_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    source = models.CharField(max_length=10, choices=SignalSource.choices, default=SignalSource.STRATEGY)
+    data_source = models.CharField(max_length=20, default="simulated")
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-bar_time", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["strategy", "instrument", "bar_time"], name="one_signal_per_bar"),
+            models.CheckConstraint(condition=models.Q(target__in=[-1, 0, 1]), name="signal_target_valid"),
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        direction = {1: "LONG", 0: "FLAT", -1: "SHORT"}[self.target]
+        return f"{self.strategy} {self.instrument} → {direction} @ {self.bar_time:%Y-%m-%d %H:%M}"
