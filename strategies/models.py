@@ -90,6 +90,8 @@ class Strategy(models.Model):
     trading_enabled = models.BooleanField(
         default=True, help_text="Kill switch for this strategy: when off, it sends no new entries."
     )
+    last_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False, help_text="The last error its code raised, if any.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

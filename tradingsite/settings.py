@@ -5,6 +5,7 @@ a file-system Celery broker under ``var/``, paper accounts and a simulated marke
 ``.env.example`` documents every variable.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -155,7 +156,7 @@ MARKET_DATA_SOURCE = env.str("MARKET_DATA_SOURCE", default="simulated")
 # The simulated market is open around the clock so that a newcomer sees trades at any hour.
 # Real market data always follows the NSE calendar.
 SIMULATED_MARKET_24X7 = env.bool("SIMULATED_MARKET_24X7", default=True)
-PAPER_SLIPPAGE_BPS = env.decimal("PAPER_SLIPPAGE_BPS", default="5")
+PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))
 KITE_ALGO_ID = env.str("KITE_ALGO_ID", default="")
 KITE_API_ROOT = env.str("KITE_API_ROOT", default="https://api.kite.trade")
 

@@ -1,0 +1,37 @@
+from django.core.management.base import BaseCommand
+
+from execution import services
+from execution.models import Order
+from strategies.models import Timeframe
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate one bar of a timeframe now, synchronously (even with the engine stopped), and print "
+        "the signals and orders it made. Orders still pass every risk check."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--timeframe", required=True, choices=Timeframe.values)
+
+    def handle(self, *args, timeframe, **options):
+        run = services.run_timeframe(timeframe=timeframe, force=True)
+        if run.skipped:
+            self.stdout.write(f"Skipped: {run.skipped}")
+            return
+        self.stdout.write(f"Bar {timeframe} closing {run.bar_close:%Y-%m-%d %H:%M %Z}: {run.evaluated} strategies")
+        for name, error in run.errors.items():
+            self.stderr.write(self.style.ERROR(f"  {name}: {error}"))
+        if not run.signals:
+            self.stdout.write("No new signals.")
+        for signal in run.signals:
+            self.stdout.write(self.style.SUCCESS(f"Signal {signal}"))
+            for account_id in services.fan_out_targets(signal_id=signal.id):
+                services.execute_signal_for_account(signal_id=signal.id, account_id=account_id)
+            for order in Order.objects.filter(signal=signal).select_related("account").order_by("account__name"):
+                line = f"  {order.account.name:<20} {order.leg:<5} {order.side:<4} {order.quantity:>6}  {order.status}"
+                if order.average_price:
+                    line += f" @ {order.average_price}"
+                if order.status_message:
+                    line += f"  ({order.status_message[:90]})"
+                self.stdout.write(line)

@@ -1,0 +1,224 @@
+"""Account-strategy mappings, orders, fills and the position ledger."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Sum
+
+PERCENT = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))]
+
+
+class AccountStrategy(models.Model):
+    """Maps a strategy onto an account with the share of capital it may use and risk per trade."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="mappings")
+    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="mappings")
+    allocation_pct = models.DecimalField(
+        "capital allocation %", max_digits=5, decimal_places=2, validators=PERCENT,
+        help_text="Share of the account's capital this strategy may use.",
+    )
+    risk_per_trade_pct = models.DecimalField(
+        "risk per trade %", max_digits=5, decimal_places=2, validators=PERCENT,
+        help_text="Share of the allocated capital lost at most if a trade's stop is hit.",
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "account-strategy mapping"
+        ordering = ["account", "strategy"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "strategy"], name="one_mapping_per_account_strategy"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.strategy} on {self.account} ({self.allocation_pct}%)"
+
+    @property
+    def allocated_capital(self) -> Decimal:
+        return (self.account.capital * self.allocation_pct / 100).quantize(Decimal("0.01"))
+
+    @property
+    def risk_budget(self) -> Decimal:
+        return (self.allocated_capital * self.risk_per_trade_pct / 100).quantize(Decimal("0.01"))
+
+    def clean(self) -> None:
+        # The same rule is enforced under a row lock in services.mapping_save; this gives the
+        # admin form a message naming the other mappings.
+        if not self.enabled or self.allocation_pct is None or not self.account_id:
+            return
+        others = AccountStrategy.objects.filter(account_id=self.account_id, enabled=True).exclude(pk=self.pk)
+        used = others.aggregate(total=Sum("allocation_pct"))["total"] or Decimal("0")
+        if used + self.allocation_pct > 100:
+            names = ", ".join(f"{m.strategy.name} {m.allocation_pct}%" for m in others.select_related("strategy"))
+            raise ValidationError(
+                {
+                    "allocation_pct": (
+                        f"This account's enabled mappings would add up to {used + self.allocation_pct}%, "
+                        f"more than 100%. Already allocated: {names}. At most {100 - used}% is left."
+                    )
+                }
+            )
+
+
+class Side(models.TextChoices):
+    BUY = "BUY", "Buy"
+    SELL = "SELL", "Sell"
+
+
+class OrderType(models.TextChoices):
+    MARKET = "MARKET", "Market"
+    LIMIT = "LIMIT", "Limit"
+    SL = "SL", "Stop-loss limit"
+    SLM = "SL-M", "Stop-loss market"
+
+
+class OrderLeg(models.TextChoices):
+    ENTRY = "entry", "Entry"
+    EXIT = "exit", "Exit"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending (not yet sent)"
+    SUBMITTED = "SUBMITTED", "Submitted to broker"
+    OPEN = "OPEN", "Open at exchange"
+    COMPLETE = "COMPLETE", "Complete"
+    CANCELLED = "CANCELLED", "Cancelled"
+    REJECTED = "REJECTED", "Rejected"
+    UNKNOWN = "UNKNOWN", "Unknown (being reconciled)"
+    BLOCKED = "BLOCKED", "Blocked by risk checks"
+
+
+FINAL_STATUSES = frozenset({OrderStatus.COMPLETE, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.BLOCKED})
+# Which status may follow which: the order state machine. Anything else is a bug or a stale update.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.PENDING: frozenset(
+        {OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.COMPLETE, OrderStatus.REJECTED,
+         OrderStatus.UNKNOWN, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.SUBMITTED: frozenset(
+        {OrderStatus.OPEN, OrderStatus.COMPLETE, OrderStatus.REJECTED, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.OPEN: frozenset({OrderStatus.COMPLETE, OrderStatus.CANCELLED, OrderStatus.REJECTED}),
+    OrderStatus.UNKNOWN: frozenset(
+        {OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.COMPLETE, OrderStatus.REJECTED,
+         OrderStatus.CANCELLED}
+    ),
+    OrderStatus.COMPLETE: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.REJECTED: frozenset(),
+    OrderStatus.BLOCKED: frozenset(),
+}
+
+
+class Order(models.Model):
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="orders")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    signal = models.ForeignKey(
+        "strategies.Signal", null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    instrument = models.ForeignKey("strategies.Instrument", on_delete=models.PROTECT, related_name="orders")
+    risk_decision = models.OneToOneField(
+        "risk.RiskDecisionRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="order"
+    )
+    leg = models.CharField(max_length=5, choices=OrderLeg.choices)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    quantity = models.PositiveIntegerField()
+    product = models.CharField(max_length=4)
+    order_type = models.CharField(max_length=6, choices=OrderType.choices, default=OrderType.MARKET)
+    price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    trigger_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    reference_price = models.DecimalField(
+        max_digits=14, decimal_places=4, help_text="Last price when the order was sized."
+    )
+    stop_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    tag = models.CharField(max_length=20, unique=True, help_text="Kite tag: how the order is found again.")
+    status = models.CharField(max_length=10, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    status_message = models.TextField(blank=True)
+    broker_order_id = models.CharField(max_length=40, blank=True, db_index=True)
+    filled_quantity = models.PositiveIntegerField(default=0)
+    average_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True, help_text="Why the order exists (signal, square-off, ...).")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One order per (signal, account, leg): a redelivered task finds it, never sends twice.
+            models.UniqueConstraint(
+                fields=["signal", "account", "leg"], condition=models.Q(signal__isnull=False),
+                name="one_order_per_signal_account_leg",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "status"]), models.Index(fields=["account", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.instrument} [{self.status}] on {self.account}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class Fill(models.Model):
+    """One trade (execution) of an order. Unique per broker trade id, so a fill seen twice counts once."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="fills")
+    broker_trade_id = models.CharField(max_length=40)
+    quantity = models.PositiveIntegerField()
+    price = models.DecimalField(max_digits=14, decimal_places=4)
+    realised_pnl = models.DecimalField(
+        max_digits=16, decimal_places=2, default=Decimal("0"),
+        help_text="P&L this fill realised by closing part of a position.",
+    )
+    filled_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-filled_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "broker_trade_id"], name="one_fill_per_trade"),
+        ]
+        indexes = [models.Index(fields=["account", "filled_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} @ {self.price} ({self.order.tag})"
+
+
+class Position(models.Model):
+    """The system's ledger: what one strategy holds in one instrument on one account."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="positions")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", null=True, blank=True, on_delete=models.PROTECT, related_name="positions"
+    )
+    instrument = models.ForeignKey("strategies.Instrument", on_delete=models.PROTECT, related_name="positions")
+    product = models.CharField(max_length=4)
+    quantity = models.IntegerField(default=0, help_text="Signed: positive long, negative short.")
+    average_price = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    realised_pnl = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    last_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    unrealised_pnl = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    marked_at = models.DateTimeField(null=True, blank=True)
+    state_unknown = models.BooleanField(
+        default=False, help_text="The broker session is gone: the real position cannot be read."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account", "instrument"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "strategy", "instrument", "product"], name="one_position_per_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.instrument} {self.quantity:+d} ({self.product})"

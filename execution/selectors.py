@@ -1,0 +1,124 @@
+"""Reads for orders, positions and P&L."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Abs
+from django.utils import timezone
+
+from .models import AccountStrategy, Fill, Order, Position
+
+ZERO = Decimal("0")
+
+
+def market_today_start(now: datetime | None = None) -> datetime:
+    """Midnight today in market time (IST), as an aware datetime: where 'today' begins for P&L."""
+    tz = ZoneInfo(settings.MARKET_TIME_ZONE)
+    local = (now or timezone.now()).astimezone(tz)
+    return datetime.combine(local.date(), time.min, tzinfo=tz)
+
+
+def realised_pnl_today(*, account_id: int, now: datetime | None = None) -> Decimal:
+    total = Fill.objects.filter(account_id=account_id, filled_at__gte=market_today_start(now)).aggregate(
+        total=Sum("realised_pnl")
+    )["total"]
+    return total or ZERO
+
+
+def unrealised_pnl(*, account_id: int) -> Decimal:
+    total = Position.objects.filter(account_id=account_id).exclude(quantity=0).aggregate(
+        total=Sum("unrealised_pnl")
+    )["total"]
+    return total or ZERO
+
+
+def daily_pnl(*, account_id: int, now: datetime | None = None) -> Decimal:
+    """Realised P&L of today's fills plus unrealised P&L of open positions (last mark)."""
+    return realised_pnl_today(account_id=account_id, now=now) + unrealised_pnl(account_id=account_id)
+
+
+def open_exposure(*, account_id: int, strategy_id: int | None) -> Decimal:
+    """Value of a mapping's open positions at the last known price (average price if unmarked)."""
+    exposure = ZERO
+    for qty, last, avg in Position.objects.filter(account_id=account_id, strategy_id=strategy_id).exclude(
+        quantity=0
+    ).values_list("quantity", "last_price", "average_price"):
+        exposure += abs(qty) * (last or avg)
+    return exposure
+
+
+def open_positions_count(*, account_id: int) -> int:
+    return (
+        Position.objects.filter(account_id=account_id).exclude(quantity=0).values("instrument").distinct().count()
+    )
+
+
+def has_open_position(*, account_id: int, instrument_id: int) -> bool:
+    return Position.objects.filter(account_id=account_id, instrument_id=instrument_id).exclude(quantity=0).exists()
+
+
+def recent_order_counts(*, account_id: int, now: datetime | None = None) -> tuple[int, int]:
+    """Orders sent on the account in the last second and the last minute (Kite: 10/s, 400/min)."""
+    now = now or timezone.now()
+    counts = Order.objects.filter(account_id=account_id, placed_at__gte=now - timedelta(minutes=1)).aggregate(
+        minute=Count("id"), second=Count("id", filter=Q(placed_at__gte=now - timedelta(seconds=1)))
+    )
+    return counts["second"], counts["minute"]
+
+
+def position_for(*, account_id: int, strategy_id: int | None, instrument_id: int, product: str) -> Position | None:
+    return Position.objects.filter(
+        account_id=account_id, strategy_id=strategy_id, instrument_id=instrument_id, product=product
+    ).first()
+
+
+def enabled_mappings_for_strategy(*, strategy_id: int) -> QuerySet[AccountStrategy]:
+    return AccountStrategy.objects.filter(strategy_id=strategy_id, enabled=True).select_related("account")
+
+
+def open_positions(*, account_id: int | None = None) -> QuerySet[Position]:
+    qs = Position.objects.exclude(quantity=0).select_related("account", "strategy", "instrument")
+    return qs.filter(account_id=account_id) if account_id else qs
+
+
+def account_orders(*, account_id: int) -> QuerySet[Order]:
+    return Order.objects.filter(account_id=account_id).select_related("instrument", "strategy")
+
+
+def pnl_by_account(now: datetime | None = None) -> list[dict]:
+    """Per account: realised today, unrealised now, total, and open position count."""
+    start = market_today_start(now)
+    realised = dict(
+        Fill.objects.filter(filled_at__gte=start).values("account").annotate(t=Sum("realised_pnl")).values_list(
+            "account", "t"
+        )
+    )
+    unrealised = {
+        row["account"]: row
+        for row in Position.objects.exclude(quantity=0)
+        .values("account")
+        .annotate(u=Sum("unrealised_pnl"), n=Count("id"), exposure=Sum(Abs(F("quantity")) * F("average_price")))
+    }
+    from accounts.models import Account
+
+    rows = []
+    for account in Account.objects.order_by("name"):
+        r = realised.get(account.id) or ZERO
+        u_row = unrealised.get(account.id, {})
+        u = u_row.get("u") or ZERO
+        rows.append(
+            {
+                "account_id": account.id,
+                "account": account.name,
+                "realised": r,
+                "unrealised": u,
+                "total": r + u,
+                "open_positions": u_row.get("n", 0),
+            }
+        )
+    return rows

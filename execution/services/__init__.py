@@ -1,0 +1,14 @@
+"""Writes for execution. Each module holds one part of the path of a bar."""
+
+from .engine import BarRun, fan_out_targets, run_timeframe
+from .mappings import mapping_save, mappings_total_allocation
+from .orders import execute_signal_for_account, place_order, plan_legs
+from .orders_state import order_transition
+from .positions import fill_record, mark_open_positions, mark_to_market
+from .signals import manual_signal_submit, signal_submit
+
+__all__ = [
+    "BarRun", "execute_signal_for_account", "fan_out_targets", "fill_record", "manual_signal_submit",
+    "mapping_save", "mappings_total_allocation", "mark_open_positions", "mark_to_market", "order_transition", "place_order",
+    "plan_legs", "run_timeframe", "signal_submit",
+]

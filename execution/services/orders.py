@@ -1,0 +1,211 @@
+"""From a signal to orders on one account: plan, size, check, record, then place.
+
+The order row is written (PENDING, with its tag) inside a short transaction that holds the
+account's row lock; the broker is called only after that commits, outside any transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from risk.checks import RiskContext, evaluate
+from risk.models import RiskDecisionRecord
+from risk.sizing import size_position
+from strategies.models import Signal
+
+from .. import selectors
+from ..brokers import (
+    BrokerRejected,
+    BrokerUnavailable,
+    OrderRequest,
+    OutcomeUnknown,
+    PlaceResult,
+    RateLimited,
+    SessionExpired,
+    broker_for,
+)
+from ..models import AccountStrategy, Order, OrderLeg, OrderStatus
+from ..tags import signal_order_tag
+from .orders_state import order_transition
+from .positions import fill_record
+from .risk_context import build_risk_context, proposal_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LegPlan:
+    leg: str
+    side: str
+    quantity: int | None  # None: size the entry from capital and risk
+
+
+def plan_legs(*, target: int, current_quantity: int) -> list[LegPlan]:
+    """What it takes to go from the current position to the target: an exit, an entry, or both."""
+    legs = []
+    held = (current_quantity > 0) - (current_quantity < 0)
+    if held != 0 and held != target:
+        legs.append(LegPlan(OrderLeg.EXIT, "SELL" if held > 0 else "BUY", abs(current_quantity)))
+    if target != 0 and held != target:
+        legs.append(LegPlan(OrderLeg.ENTRY, "BUY" if target > 0 else "SELL", None))
+    return legs
+
+
+def _market_open() -> bool:
+    from strategies.selectors import market_data_source
+
+    return market_data_source().calendar.is_open(timezone.now())
+
+
+def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order]:
+    """Turn a signal into this account's orders (once) and place them. Safe to run twice."""
+    signal = Signal.objects.select_related("strategy", "instrument").get(pk=signal_id)
+    market_open = _market_open()
+    orders = _create_orders(signal=signal, account_id=account_id, market_open=market_open)
+    for order in orders:
+        if order.status == OrderStatus.PENDING:
+            place_order(order_id=order.id)
+    return [Order.objects.get(pk=o.pk) for o in orders]
+
+
+@transaction.atomic
+def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> list[Order]:
+    # The account row lock serialises every order decision on one account, so racing signals
+    # cannot together breach a limit; PostgreSQL honours it, SQLite serialises whole writes.
+    account = Account.objects.select_for_update().get(pk=account_id)
+    existing = list(Order.objects.filter(signal=signal, account=account))
+    if existing:
+        return []  # already handled by an earlier delivery of this task: never a second order
+    strategy, instrument = signal.strategy, signal.instrument
+    mapping = AccountStrategy.objects.filter(account=account, strategy=strategy).first()
+    position = selectors.position_for(
+        account_id=account.id, strategy_id=strategy.id, instrument_id=instrument.id, product=strategy.product
+    )
+    current = position.quantity if position else 0
+    context = build_risk_context(
+        account=account, strategy=strategy, mapping=mapping, instrument=instrument, market_open=market_open
+    )
+    orders = []
+    for plan in plan_legs(target=signal.target, current_quantity=current):
+        sizing = None
+        quantity = plan.quantity
+        if plan.leg == OrderLeg.ENTRY:
+            if orders:  # reversing: the exit ahead frees its exposure for the entry
+                exit_value = abs(current) * signal.price
+                context = dataclasses.replace(
+                    context,
+                    open_exposure=max(context.open_exposure - exit_value, 0),
+                    has_open_position_in_instrument=False,
+                    open_positions=max(context.open_positions - 1, 0),
+                )
+            sizing = size_position(
+                capital=account.capital,
+                allocation_pct=context.allocation_pct,
+                risk_per_trade_pct=context.risk_per_trade_pct,
+                entry_price=signal.price,
+                stop_price=signal.stop_price if signal.stop_price is not None else signal.price,
+                lot_size=instrument.lot_size,
+                max_quantity=account.max_order_quantity,
+                max_order_value=account.max_order_value,
+            )
+            quantity = sizing.quantity
+        orders.append(
+            _decide_and_record(
+                account=account, signal=signal, mapping=mapping, plan=plan, quantity=quantity,
+                context=context, sizing=sizing,
+            )
+        )
+    return orders
+
+
+def _decide_and_record(*, account, signal, mapping, plan, quantity, context: RiskContext, sizing) -> Order:
+    instrument = signal.instrument
+    proposal = proposal_for(
+        side=plan.side, quantity=quantity, instrument=instrument, reference_price=signal.price,
+        stop_price=signal.stop_price, is_exit=plan.leg == OrderLeg.EXIT,
+    )
+    decision = evaluate(proposal, context)
+    approved = decision.approved and quantity > 0
+    summary = decision.summary
+    if sizing is not None and quantity == 0:
+        summary = f"Sized to zero: {sizing.reason}"
+    record = RiskDecisionRecord.objects.create(
+        account=account, strategy=signal.strategy, signal=signal, instrument=instrument, side=plan.side,
+        quantity=quantity, reference_price=signal.price, is_exit=proposal.is_exit, approved=approved,
+        summary=summary,
+        checks=[{"name": r.name, "passed": r.passed, "reason": r.reason} for r in decision.results],
+        sizing=_sizing_json(sizing),
+    )
+    return Order.objects.create(
+        account=account, strategy=signal.strategy, signal=signal, instrument=instrument, risk_decision=record,
+        leg=plan.leg, side=plan.side, quantity=quantity, product=signal.strategy.product,
+        reference_price=signal.price, stop_price=signal.stop_price,
+        tag=signal_order_tag(signal_id=signal.id, account_id=account.id, leg=plan.leg),
+        status=OrderStatus.PENDING if approved else OrderStatus.BLOCKED,
+        status_message="" if approved else summary,
+        reason=f"{signal.get_source_display()} signal: {signal}",
+    )
+
+
+def _sizing_json(sizing) -> dict:
+    if sizing is None:
+        return {}
+    return {k: str(v) for k, v in dataclasses.asdict(sizing).items()}
+
+
+def order_request_for(order: Order) -> OrderRequest:
+    instrument = order.instrument
+    return OrderRequest(
+        tag=order.tag, exchange=instrument.exchange, tradingsymbol=instrument.tradingsymbol,
+        instrument_token=instrument.instrument_token, side=order.side, quantity=order.quantity,
+        product=order.product, order_type=order.order_type, price=order.price,
+        trigger_price=order.trigger_price, reference_price=order.reference_price,
+    )
+
+
+def place_order(*, order_id: int) -> Order:
+    """Send a PENDING order to its broker exactly once.
+
+    The claim (stamping ``placed_at`` on a PENDING, never-tried order) is a single UPDATE, so of
+    two workers only one wins; a crash after the claim leaves the order to reconciliation by tag.
+    """
+    claimed = Order.objects.filter(pk=order_id, status=OrderStatus.PENDING, placed_at__isnull=True).update(
+        placed_at=timezone.now()
+    )
+    order = Order.objects.select_related("account", "instrument").get(pk=order_id)
+    if not claimed:
+        return order
+    broker = broker_for(order.account)
+    try:
+        result = broker.place_order(order_request_for(order))
+    except BrokerRejected as exc:
+        order_transition(order=order, status=OrderStatus.REJECTED, message=str(exc))
+    except SessionExpired as exc:
+        # Nothing reached the exchange: the order is refused, and the account needs a login.
+        order_transition(order=order, status=OrderStatus.REJECTED, message=f"Not sent: {exc}")
+        from accounts.services import account_mark_needs_login
+
+        account_mark_needs_login(account=order.account, reason=str(exc))
+    except (OutcomeUnknown, BrokerUnavailable, RateLimited) as exc:
+        order_transition(
+            order=order, status=OrderStatus.UNKNOWN,
+            message=f"Outcome unknown ({exc}); will be resolved from the broker's order book by tag {order.tag}.",
+        )
+    else:
+        order_apply_result(order=order, result=result)
+    order.refresh_from_db()
+    return order
+
+
+def order_apply_result(*, order: Order, result: PlaceResult) -> None:
+    order_transition(
+        order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
+    )
+    for fill in result.fills:
+        fill_record(order=order, fill=fill)

@@ -1,0 +1,36 @@
+"""The order state machine: every status change goes through ``order_transition``."""
+
+from __future__ import annotations
+
+import logging
+
+from ..models import ORDER_TRANSITIONS, Order
+
+logger = logging.getLogger(__name__)
+
+
+def order_transition(
+    *, order: Order, status: str, message: str | None = None, broker_order_id: str | None = None
+) -> bool:
+    """Move an order to ``status`` if the state machine allows it; returns whether it moved.
+
+    A stale or out-of-order update (an OPEN postback after COMPLETE) is ignored, not applied.
+    """
+    fields = ["updated_at"]
+    if broker_order_id and order.broker_order_id != broker_order_id:
+        order.broker_order_id = broker_order_id
+        fields.append("broker_order_id")
+    if message is not None and message != order.status_message:
+        order.status_message = message[:2000]
+        fields.append("status_message")
+    moved = False
+    if status != order.status:
+        if status in ORDER_TRANSITIONS.get(order.status, frozenset()):
+            order.status = status
+            fields.append("status")
+            moved = True
+        else:
+            logger.info("order %s: ignored transition %s -> %s", order.tag, order.status, status)
+    if len(fields) > 1:
+        order.save(update_fields=fields)
+    return moved

@@ -1,0 +1,105 @@
+"""Fills into the position ledger, and marking positions to market."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from ..brokers import BrokerFill
+from ..ledger import LedgerState, apply_fill, unrealised_pnl
+from ..models import Fill, Order, OrderStatus, Position
+from .orders_state import order_transition
+
+logger = logging.getLogger(__name__)
+
+
+def _locked_position(*, order: Order) -> Position:
+    key = {
+        "account_id": order.account_id,
+        "strategy_id": order.strategy_id,
+        "instrument_id": order.instrument_id,
+        "product": order.product,
+    }
+    try:
+        with transaction.atomic():
+            Position.objects.get_or_create(**key)
+    except IntegrityError:
+        pass  # created by a concurrent fill; lock it below
+    return Position.objects.select_for_update().get(**key)
+
+
+def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
+    """Record one broker trade against its order and the position ledger, exactly once.
+
+    Postbacks and reconciliation may both report the same trade; the (account, trade id)
+    constraint makes the second a no-op. Returns the new Fill, or None if it was known.
+    """
+    with transaction.atomic():
+        if Fill.objects.filter(account_id=order.account_id, broker_trade_id=fill.trade_id).exists():
+            return None
+        position = _locked_position(order=order)
+        effect = apply_fill(
+            LedgerState(position.quantity, position.average_price),
+            side=order.side, quantity=fill.quantity, price=fill.price,
+        )
+        try:
+            with transaction.atomic():
+                recorded = Fill.objects.create(
+                    order=order, account_id=order.account_id, broker_trade_id=fill.trade_id,
+                    quantity=fill.quantity, price=fill.price, realised_pnl=effect.realised_pnl,
+                    filled_at=fill.filled_at,
+                )
+        except IntegrityError:
+            return None
+        position.quantity = effect.after.quantity
+        position.average_price = effect.after.average_price
+        position.realised_pnl += effect.realised_pnl
+        position.last_price = position.last_price or fill.price
+        position.unrealised_pnl = unrealised_pnl(effect.after, position.last_price)
+        position.state_unknown = False
+        position.save()
+
+        totals = order.fills.aggregate(qty=Sum("quantity"))
+        filled = totals["qty"] or 0
+        value = sum((f.price * f.quantity for f in order.fills.all()), Decimal("0"))
+        order.filled_quantity = filled
+        order.average_price = (value / filled).quantize(Decimal("0.0001")) if filled else None
+        order.save(update_fields=["filled_quantity", "average_price", "updated_at"])
+        if filled >= order.quantity:
+            order_transition(order=order, status=OrderStatus.COMPLETE)
+        elif order.status in (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
+            order_transition(order=order, status=OrderStatus.OPEN)
+    return recorded
+
+
+def mark_to_market(*, prices: dict[int, Decimal]) -> int:
+    """Update last price and unrealised P&L of every open position; ``prices`` by instrument token."""
+    now = timezone.now()
+    updated = 0
+    positions = Position.objects.exclude(quantity=0).select_related("instrument")
+    for position in positions:
+        last = prices.get(position.instrument.instrument_token)
+        if last is None:
+            continue
+        state = LedgerState(position.quantity, position.average_price)
+        Position.objects.filter(pk=position.pk).update(
+            last_price=last, unrealised_pnl=unrealised_pnl(state, last), marked_at=now
+        )
+        updated += 1
+    return updated
+
+
+def mark_open_positions() -> int:
+    """Mark every open position to the configured market-data source's last prices."""
+    from strategies.models import Instrument
+    from strategies.selectors import market_data_source
+
+    instrument_ids = Position.objects.exclude(quantity=0).values_list("instrument_id", flat=True).distinct()
+    instruments = list(Instrument.objects.filter(pk__in=list(instrument_ids)))
+    if not instruments:
+        return 0
+    return mark_to_market(prices=market_data_source().ltp(instruments))

@@ -1,0 +1,70 @@
+"""Beat schedules: one periodic task per timeframe, plus housekeeping, in Asia/Kolkata.
+
+``ensure_beat_schedules`` is safe to re-run: it creates what is missing and never touches a
+schedule that exists, so what an operator changed in the admin stays changed.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
+
+# Crontab minute fields. Each fires at least at every bar close of its timeframe, in both the
+# NSE calendar (anchored 09:15) and the around-the-clock demo (anchored 00:00); the task asks the
+# market calendar which bar just closed and skips ticks that are not a close or are too late.
+TIMEFRAME_CRONTABS = {"1m": "*", "5m": "*/5", "15m": "*/15", "1h": "*/15", "1d": "*/15"}
+BAR_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
+SCHEDULE_PREFIX = "trading:"
+
+
+def _crontab(minute: str) -> CrontabSchedule:
+    schedule, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute, hour="*", day_of_week="*", day_of_month="*", month_of_year="*",
+        timezone=settings.MARKET_TIME_ZONE,
+    )
+    return schedule
+
+
+@transaction.atomic
+def ensure_beat_schedules() -> list[str]:
+    """Create the missing periodic tasks; returns the names created."""
+    created = []
+    for timeframe, minute in TIMEFRAME_CRONTABS.items():
+        name = f"{SCHEDULE_PREFIX}evaluate {timeframe}"
+        _, was_created = PeriodicTask.objects.get_or_create(
+            name=name,
+            defaults={
+                "task": "execution.tasks.run_timeframe",
+                "crontab": _crontab(minute),
+                "args": json.dumps([timeframe]),
+                # A tick still queued after one bar is stale: it never trades.
+                "expire_seconds": min(BAR_SECONDS[timeframe], 300),
+                "description": f"Evaluate every active {timeframe} strategy on each bar close.",
+            },
+        )
+        if was_created:
+            created.append(name)
+    every_15s, _ = IntervalSchedule.objects.get_or_create(every=15, period=IntervalSchedule.SECONDS)
+    name = f"{SCHEDULE_PREFIX}mark to market"
+    _, was_created = PeriodicTask.objects.get_or_create(
+        name=name,
+        defaults={
+            "task": "execution.tasks.mark_to_market",
+            "interval": every_15s,
+            "expire_seconds": 15,
+            "description": "Mark open positions to the last price; feeds the daily loss check.",
+        },
+    )
+    if was_created:
+        created.append(name)
+    return created
+
+
+def set_trading_schedules_enabled(*, enabled: bool) -> int:
+    """Enable or disable every trading schedule (emergency stop disables them)."""
+    changed = PeriodicTask.objects.filter(name__startswith=SCHEDULE_PREFIX).update(enabled=enabled)
+    PeriodicTasks.update_changed()  # a bulk update sends no signal: tell beat to reload
+    return changed

@@ -1,0 +1,60 @@
+"""Signals into orders: every signal, from a strategy, the API or a webhook, enters here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from strategies import services as strategy_services
+from strategies.models import Instrument, Signal, SignalSource, Strategy
+
+logger = logging.getLogger(__name__)
+
+
+def signal_submit(
+    *,
+    strategy: Strategy,
+    instrument: Instrument,
+    bar_time: datetime,
+    target: int,
+    price: Decimal,
+    stop_price: Decimal | None,
+    source: str = SignalSource.STRATEGY,
+    data_source: str = "",
+    note: str = "",
+) -> tuple[Signal, bool]:
+    """Record the signal once and, if it is new, fan it out to every mapped account after commit."""
+    with transaction.atomic():
+        signal, created = strategy_services.signal_record(
+            strategy=strategy, instrument=instrument, bar_time=bar_time, target=target, price=price,
+            stop_price=stop_price, source=source, data_source=data_source, note=note,
+        )
+        if created:
+            from ..tasks import fan_out_signal
+
+            signal_id = signal.id
+            transaction.on_commit(lambda: fan_out_signal.delay(signal_id))
+    return signal, created
+
+
+def manual_signal_submit(
+    *, strategy: Strategy, instrument: Instrument, target: int, stop_price: Decimal | None = None, note: str = ""
+) -> Signal:
+    """An operator's signal: priced at the last traded price, stop from the request or none."""
+    from strategies.selectors import market_data_source
+
+    if not strategy.instruments.filter(pk=instrument.pk).exists():
+        raise ValueError(f"{instrument} is not one of {strategy}'s instruments")
+    source = market_data_source()
+    price = source.ltp([instrument]).get(instrument.instrument_token)
+    if price is None:
+        raise ValueError(f"No last price for {instrument}")
+    signal, _ = signal_submit(
+        strategy=strategy, instrument=instrument, bar_time=timezone.now(), target=target, price=Decimal(price),
+        stop_price=stop_price, source=SignalSource.MANUAL, data_source=source.label, note=note,
+    )
+    return signal

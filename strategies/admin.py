@@ -1,0 +1,70 @@
+import json
+
+from django import forms
+from django.contrib import admin
+
+from .library import strategy_choices
+from .models import Candle, Instrument, MarketHoliday, Signal, Strategy
+
+
+class StrategyForm(forms.ModelForm):
+    library_key = forms.ChoiceField(label="Strategy type", choices=strategy_choices)
+
+    class Meta:
+        model = Strategy
+        fields = "__all__"
+        help_texts = {
+            "parameters": "JSON object. Leave {} for the strategy type's defaults; unknown keys are refused.",
+        }
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):
+    list_display = ("tradingsymbol", "exchange", "instrument_token", "lot_size", "tick_size", "segment")
+    list_filter = ("exchange", "segment", "instrument_type")
+    search_fields = ("tradingsymbol", "name", "=instrument_token")
+
+
+@admin.register(Strategy)
+class StrategyAdmin(admin.ModelAdmin):
+    form = StrategyForm
+    list_display = ("name", "library_key", "timeframe", "product", "active", "trading_enabled", "last_evaluated_at")
+    list_filter = ("library_key", "timeframe", "product", "active")
+    search_fields = ("name",)
+    filter_horizontal = ("instruments",)
+    readonly_fields = ("last_evaluated_at", "last_error", "parameter_defaults")
+
+    @admin.display(description="defaults of this strategy type")
+    def parameter_defaults(self, obj):
+        from .library import get_strategy_class
+
+        try:
+            return json.dumps(get_strategy_class(obj.library_key).default_parameters())
+        except KeyError:
+            return "-"
+
+
+@admin.register(Signal)
+class SignalAdmin(admin.ModelAdmin):
+    list_display = ("bar_time", "strategy", "instrument", "target", "price", "stop_price", "source", "data_source")
+    list_filter = ("source", "strategy", "data_source")
+    search_fields = ("instrument__tradingsymbol", "strategy__name")
+    date_hierarchy = "bar_time"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(MarketHoliday)
+class MarketHolidayAdmin(admin.ModelAdmin):
+    list_display = ("date", "description")
+
+
+@admin.register(Candle)
+class CandleAdmin(admin.ModelAdmin):
+    list_display = ("instrument", "timeframe", "start", "open", "high", "low", "close", "volume", "source")
+    list_filter = ("timeframe", "source")
+    search_fields = ("instrument__tradingsymbol",)

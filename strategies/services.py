@@ -1,0 +1,193 @@
+"""Writes for strategies: evaluating them on a bar and recording the signals they emit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .library import StrategyError, get_strategy_class
+from .marketdata.base import MarketDataSource, MarketDataUnavailable
+from .models import Instrument, Signal, SignalSource, Strategy
+
+logger = logging.getLogger(__name__)
+
+# Bars beyond the strategy's own warm-up, so indicators have settled by the last bar.
+EXTRA_HISTORY_BARS = 50
+
+
+@dataclass(frozen=True)
+class TargetChange:
+    """A strategy's target on one instrument changed on the last completed bar."""
+
+    strategy: Strategy
+    instrument: Instrument
+    bar_time: datetime
+    target: int
+    price: Decimal
+    stop_price: Decimal | None
+    data_source: str
+
+
+@dataclass
+class EvaluationReport:
+    changes: list[TargetChange]
+    errors: dict[str, str]  # strategy name -> error
+    evaluated: int = 0
+
+
+def _to_price(value: float, tick: Decimal) -> Decimal:
+    return (Decimal(str(value)) / tick).quantize(Decimal("1")) * tick
+
+
+def evaluate_strategy(
+    *, strategy: Strategy, bar_close: datetime, source: MarketDataSource
+) -> list[TargetChange]:
+    """Run one strategy on each of its instruments as of ``bar_close`` and return target changes.
+
+    Raises StrategyError (the strategy's own failure) or MarketDataUnavailable.
+    """
+    strategy_class = get_strategy_class(strategy.library_key)
+    runner = strategy_class(strategy.parameters)
+    count = runner.warmup_bars + EXTRA_HISTORY_BARS
+    changes = []
+    for instrument in strategy.instruments.all():
+        candles = source.candles(instrument, strategy.timeframe, bar_close, count)
+        if len(candles) < 2:
+            continue
+        result = runner.run(candles)
+        target, previous = int(result["target"].iloc[-1]), int(result["target"].iloc[-2])
+        if target == previous:
+            continue
+        stop = result["stop"].iloc[-1]
+        changes.append(
+            TargetChange(
+                strategy=strategy,
+                instrument=instrument,
+                bar_time=bar_close,
+                target=target,
+                price=_to_price(float(candles["close"].iloc[-1]), instrument.tick_size),
+                stop_price=None if target == 0 or stop != stop else _to_price(float(stop), instrument.tick_size),
+                data_source=source.label,
+            )
+        )
+    return changes
+
+
+def evaluate_timeframe(
+    *, strategies: list[Strategy], bar_close: datetime, source: MarketDataSource
+) -> EvaluationReport:
+    """Evaluate every given strategy; one that raises is recorded and the others go on."""
+    report = EvaluationReport(changes=[], errors={})
+    now = timezone.now()
+    for strategy in strategies:
+        error = ""
+        try:
+            report.changes.extend(evaluate_strategy(strategy=strategy, bar_close=bar_close, source=source))
+            report.evaluated += 1
+        except (StrategyError, MarketDataUnavailable) as exc:
+            error = str(exc)
+        except Exception as exc:  # a broken parameter set or data bug must not stop other strategies
+            logger.exception("strategy %s failed", strategy.name)
+            error = f"{type(exc).__name__}: {exc}"
+        if error:
+            report.errors[strategy.name] = error
+            logger.warning("strategy %s not evaluated: %s", strategy.name, error)
+        Strategy.objects.filter(pk=strategy.pk).update(last_evaluated_at=now, last_error=error)
+    return report
+
+
+def signal_record(
+    *,
+    strategy: Strategy,
+    instrument: Instrument,
+    bar_time: datetime,
+    target: int,
+    price: Decimal,
+    stop_price: Decimal | None,
+    source: str = SignalSource.STRATEGY,
+    data_source: str = "",
+    note: str = "",
+) -> tuple[Signal, bool]:
+    """Record a signal once per (strategy, instrument, bar); returns (signal, created)."""
+    if target not in (-1, 0, 1):
+        raise ValueError("target must be -1 (short), 0 (flat) or +1 (long)")
+    defaults = {
+        "target": target,
+        "price": price,
+        "stop_price": stop_price,
+        "source": source,
+        "data_source": data_source,
+        "note": note,
+    }
+    try:
+        with transaction.atomic():
+            return Signal.objects.get_or_create(
+                strategy=strategy, instrument=instrument, bar_time=bar_time, defaults=defaults
+            )
+    except IntegrityError:
+        # Two workers raced on the same bar: the other one's row stands.
+        return Signal.objects.get(strategy=strategy, instrument=instrument, bar_time=bar_time), False
+
+
+# --- instruments ------------------------------------------------------------------------------
+INSTRUMENT_CSV_COLUMNS = {
+    "instrument_token", "exchange_token", "tradingsymbol", "name", "tick_size", "lot_size",
+    "instrument_type", "segment", "exchange", "expiry",
+}
+
+
+class InstrumentFileError(ValueError):
+    """The instruments file is not in Kite's instruments CSV format; the message says where."""
+
+
+def instruments_load_csv(*, text: str, exchanges: set[str] | None = None) -> tuple[int, int]:
+    """Create or update instruments from a Kite instruments CSV. Returns (created, updated).
+
+    Every row is validated before anything is written: a bad file changes nothing.
+    """
+    import csv
+    import io
+    from datetime import date as date_type
+
+    reader = csv.DictReader(io.StringIO(text))
+    missing = INSTRUMENT_CSV_COLUMNS - set(reader.fieldnames or [])
+    if missing:
+        raise InstrumentFileError(f"not a Kite instruments CSV: missing columns {sorted(missing)}")
+    rows = []
+    for line_number, row in enumerate(reader, start=2):
+        if exchanges and row["exchange"] not in exchanges:
+            continue
+        try:
+            tick = Decimal(row["tick_size"])
+            lot = int(row["lot_size"])
+            if tick <= 0 or lot <= 0:
+                raise ValueError("tick_size and lot_size must be positive")
+            rows.append(
+                {
+                    "instrument_token": int(row["instrument_token"]),
+                    "exchange_token": int(row["exchange_token"]) if row["exchange_token"] else None,
+                    "exchange": row["exchange"].strip(),
+                    "tradingsymbol": row["tradingsymbol"].strip(),
+                    "name": row["name"].strip()[:120],
+                    "segment": row["segment"].strip(),
+                    "instrument_type": row["instrument_type"].strip(),
+                    "lot_size": lot,
+                    "tick_size": tick,
+                    "expiry": date_type.fromisoformat(row["expiry"]) if row["expiry"] else None,
+                }
+            )
+        except (ValueError, ArithmeticError) as exc:
+            raise InstrumentFileError(f"line {line_number}: {exc}") from None
+    created = updated = 0
+    with transaction.atomic():
+        for values in rows:
+            token = values.pop("instrument_token")
+            _, was_created = Instrument.objects.update_or_create(instrument_token=token, defaults=values)
+            created += was_created
+            updated += not was_created
+    return created, updated
