@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 
 class Timeframe(models.TextChoices):
@@ -148,4 +149,5 @@ class Signal(models.Model):
 
     def __str__(self) -> str:
         direction = {1: "LONG", 0: "FLAT", -1: "SHORT"}[self.target]
-        return f"{self.strategy} {self.instrument} → {direction} @ {self.bar_time:%Y-%m-%d %H:%M}"
+        bar_time = timezone.localtime(self.bar_time)
+        return f"{self.strategy} {self.instrument} → {direction} @ {bar_time:%Y-%m-%d %H:%M}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.conf import settings
 from django.db.models import QuerySet
 
@@ -20,21 +22,31 @@ def exchange_calendar():
 
 
 def market_data_source():
-    """The configured market-data source; the simulated one may run around the clock."""
+    """The configured market-data source; the simulated one may run around the clock.
+
+    Sources are kept per process (keyed by their configuration and the holiday list) so their
+    caches of generated or fetched candles survive from one bar to the next.
+    """
+    source = settings.MARKET_DATA_SOURCE
+    around_the_clock = source == "simulated" and settings.SIMULATED_MARKET_24X7
+    holidays = frozenset() if around_the_clock else market_holidays()
+    return _market_data_source(source, around_the_clock, holidays)
+
+
+@lru_cache(maxsize=8)
+def _market_data_source(source: str, around_the_clock: bool, holidays: frozenset):
     from .calendar import MarketCalendar
     from .marketdata import DatabaseMarketData, SimulatedMarketData
 
-    source = settings.MARKET_DATA_SOURCE
+    calendar = MarketCalendar(holidays=holidays, around_the_clock=around_the_clock)
     if source == "simulated":
-        around_the_clock = settings.SIMULATED_MARKET_24X7
-        calendar = MarketCalendar(around_the_clock=True) if around_the_clock else exchange_calendar()
         return SimulatedMarketData(calendar=calendar)
     if source == "database":
-        return DatabaseMarketData(calendar=exchange_calendar())
+        return DatabaseMarketData(calendar=calendar)
     if source == "kite":
         from .marketdata.kite import KiteMarketData
 
-        return KiteMarketData(calendar=exchange_calendar())
+        return KiteMarketData(calendar=calendar)
     raise ValueError(f"Unknown MARKET_DATA_SOURCE {source!r}: use simulated, database or kite")
 
 

@@ -29,7 +29,7 @@ DEMO_ACCOUNTS = [
 ]
 # name, library key, timeframe, symbols, parameters
 DEMO_STRATEGIES = [
-    ("SMA 5/20 crossover 1m", "sma_crossover", "1m", ["INFY", "RELIANCE", "TCS"], {"fast": 5, "slow": 20}),
+    ("SMA 5/20 crossover 1m", "sma_crossover", "1m", ["INFY", "RELIANCE", "TCS"], {"fast_period": 5, "slow_period": 20}),
     ("EMA 9/21 crossover 5m", "ema_crossover", "5m", ["HDFCBANK", "ICICIBANK"], {}),
     ("RSI 30/70 15m", "rsi_threshold", "15m", ["SBIN", "ITC"], {}),
     ("Donchian 20 breakout 1h", "donchian_breakout", "1h", ["AXISBANK", "INFY"], {}),

@@ -97,7 +97,7 @@ def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> lis
         quantity = plan.quantity
         if plan.leg == OrderLeg.ENTRY:
             if orders:  # reversing: the exit ahead frees its exposure for the entry
-                exit_value = abs(current) * signal.price
+                exit_value = abs(current) * (position.last_price or position.average_price)
                 context = dataclasses.replace(
                     context,
                     open_exposure=max(context.open_exposure - exit_value, 0),

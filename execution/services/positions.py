@@ -58,7 +58,7 @@ def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
         position.quantity = effect.after.quantity
         position.average_price = effect.after.average_price
         position.realised_pnl += effect.realised_pnl
-        position.last_price = position.last_price or fill.price
+        position.last_price = fill.price  # the freshest trade price known; the next mark refreshes it
         position.unrealised_pnl = unrealised_pnl(effect.after, position.last_price)
         position.state_unknown = False
         position.save()
