@@ -130,6 +130,7 @@ else:
         "data_folder_in": str(CELERY_FS_BROKER_DIR / "out"),
         "data_folder_out": str(CELERY_FS_BROKER_DIR / "out"),
         "processed_folder": str(CELERY_FS_BROKER_DIR / "processed"),
+        "control_folder": str(CELERY_FS_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None
