@@ -1,0 +1,98 @@
+"""Market data read from stored candles (``strategies.models.Candle``).
+
+Django models are imported lazily inside the methods, so importing this module needs no
+configured Django. A stored bar counts as completed when its close, per the market calendar,
+is at or before ``end``; for "1d" any start on the day (Kite stamps day candles at 00:00)
+closes at that day's session close.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from strategies.calendar import KOLKATA, TIMEFRAME_MINUTES, MarketCalendar, to_market_time
+
+from .base import InstrumentLike, MarketDataSource, MarketDataUnavailable
+
+CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+class DatabaseMarketData(MarketDataSource):
+    label = "database"
+
+    def __init__(self, calendar: MarketCalendar | None = None) -> None:
+        self.calendar = calendar if calendar is not None else MarketCalendar()
+        self.follows_exchange_calendar = not self.calendar.around_the_clock
+
+    def _is_complete(self, timeframe: str, start: datetime, end: datetime) -> bool:
+        try:
+            close = self.calendar.bar_close(timeframe, start)
+        except ValueError:
+            # A stored bar outside the calendar's sessions: judge by its nominal length.
+            close = to_market_time(start) + self.calendar.bar_length(timeframe)
+        return close <= end
+
+    def candles(self, instrument: InstrumentLike, timeframe: str, end: datetime, count: int) -> pd.DataFrame:
+        from strategies.models import Candle
+
+        if timeframe not in TIMEFRAME_MINUTES:
+            raise ValueError(f"unknown timeframe {timeframe!r}")
+        end = to_market_time(end)
+        if count <= 0:
+            return _empty_frame()
+        rows = list(
+            Candle.objects.filter(
+                instrument__instrument_token=instrument.instrument_token,
+                timeframe=timeframe,
+                start__lte=end,
+            )
+            .order_by("-start")
+            .values_list("start", "open", "high", "low", "close", "volume")[: count + 2]
+        )
+        rows = [r for r in rows if self._is_complete(timeframe, r[0], end)][:count]
+        if not rows:
+            raise MarketDataUnavailable(
+                f"no stored {timeframe} candles for {_name(instrument)} ending at or before "
+                f"{end.isoformat()}: fetch or import candles first"
+            )
+        rows.reverse()
+        index = pd.DatetimeIndex([r[0] for r in rows], name="start").tz_convert(KOLKATA)
+        data = np.array([[float(v) for v in r[1:]] for r in rows], dtype=np.float64)
+        return pd.DataFrame(data, index=index, columns=list(CANDLE_COLUMNS))
+
+    def ltp(self, instruments: list[InstrumentLike], at: datetime | None = None) -> dict[int, Decimal]:
+        from strategies.models import Candle
+
+        at = to_market_time(at) if at is not None else None
+        out: dict[int, Decimal] = {}
+        missing: list[str] = []
+        for instrument in instruments:
+            base = Candle.objects.filter(instrument__instrument_token=instrument.instrument_token)
+            if at is not None:
+                base = base.filter(start__lte=at)
+            row = base.filter(timeframe="1m").order_by("-start").values_list("close", flat=True).first()
+            if row is None:
+                row = base.order_by("-start").values_list("close", flat=True).first()
+            if row is None:
+                missing.append(_name(instrument))
+            else:
+                out[int(instrument.instrument_token)] = Decimal(row)
+        if missing:
+            when = f" at or before {at.isoformat()}" if at is not None else ""
+            raise MarketDataUnavailable(f"no stored candles{when} for {', '.join(missing)}")
+        return out
+
+
+def _name(instrument: InstrumentLike) -> str:
+    exchange = getattr(instrument, "exchange", "?")
+    symbol = getattr(instrument, "tradingsymbol", "?")
+    return f"{exchange}:{symbol} (token {instrument.instrument_token})"
+
+
+def _empty_frame() -> pd.DataFrame:
+    index = pd.DatetimeIndex([], dtype="datetime64[ns, Asia/Kolkata]", name="start")
+    return pd.DataFrame({c: pd.Series([], dtype="float64") for c in CANDLE_COLUMNS}, index=index)
