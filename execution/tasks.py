@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import shared_task
 
 from . import services
 
 
 @shared_task(ignore_result=True)
-def run_timeframe(timeframe: str) -> dict:
-    run = services.run_timeframe(timeframe=timeframe)
+def run_timeframe(timeframe: str, at: str | None = None) -> dict:
+    """Beat's tick for one timeframe. ``at`` (ISO time) replays the bar that closed by then."""
+    run = services.run_timeframe(timeframe=timeframe, now=datetime.fromisoformat(at) if at else None)
     return {
         "timeframe": timeframe,
         "bar_close": run.bar_close.isoformat() if run.bar_close else None,

@@ -1,0 +1,143 @@
+"""The path of one bar through a real Celery worker on Redis and PostgreSQL, on paper accounts."""
+
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from execution.models import Fill, Order, OrderStatus, Position
+from execution.tasks import execute_signal_for_account, fan_out_signal, run_timeframe
+from strategies.library import get_strategy_class
+from strategies.models import Signal
+from strategies.selectors import market_data_source
+from tests.conftest import wait_for
+from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
+
+IST = ZoneInfo("Asia/Kolkata")
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def first_bar_with_new_target(strategy, instrument, start: datetime) -> tuple[datetime, int]:
+    """Scan 1m bar closes from ``start`` for the first where the strategy's target changes.
+
+    Computed here straight from the library on the simulated candles: the expectation the
+    engine's own run is checked against.
+    """
+    runner = get_strategy_class(strategy.library_key)(strategy.parameters)
+    source = market_data_source()
+    for minute in range(600):
+        bar_close = start + timedelta(minutes=minute)
+        candles = source.candles(instrument, "1m", bar_close, runner.warmup_bars + 50)
+        targets = runner.run(candles)["target"]
+        if targets.iloc[-1] != targets.iloc[-2]:
+            return bar_close, int(targets.iloc[-1])
+    pytest.fail("no crossover in 600 simulated minutes")
+
+
+def expected_quantity(account, mapping, price: Decimal, stop: Decimal, lot: int) -> int:
+    allocated = account.capital * mapping.allocation_pct / 100
+    budget = allocated * mapping.risk_per_trade_pct / 100
+    by_risk = budget / abs(price - stop)
+    limit = min(by_risk, allocated / price, Decimal(account.max_order_quantity), account.max_order_value / price)
+    return int((limit / lot).to_integral_value(rounding=ROUND_FLOOR)) * lot
+
+
+@pytest.fixture
+def demo_book(engine_running):
+    instrument = InstrumentFactory(tradingsymbol="INFY", instrument_token=408065)
+    strategy = StrategyFactory(name="SMA 5/20 1m", instruments=[instrument], parameters={
+        "fast_period": 5, "slow_period": 20, "allow_short": True,
+    })
+    accounts = [
+        AccountFactory(name="Asha", capital=Decimal("100000")),
+        AccountFactory(name="Bharat", capital=Decimal("500000")),
+        AccountFactory(name="Chitra", capital=Decimal("250000"), max_order_quantity=7),
+    ]
+    mappings = [
+        MappingFactory(account=accounts[0], strategy=strategy, allocation_pct=Decimal("50"), risk_per_trade_pct=Decimal("2")),
+        MappingFactory(account=accounts[1], strategy=strategy, allocation_pct=Decimal("40"), risk_per_trade_pct=Decimal("1")),
+        MappingFactory(account=accounts[2], strategy=strategy, allocation_pct=Decimal("60"), risk_per_trade_pct=Decimal("2")),
+    ]
+    return strategy, instrument, accounts, mappings
+
+
+def test_a_tick_trades_every_mapped_account_through_the_worker(celery_worker, demo_book):
+    strategy, instrument, accounts, mappings = demo_book
+    bar_close, target = first_bar_with_new_target(strategy, instrument, datetime(2026, 11, 20, 10, 0, tzinfo=IST))
+
+    run_timeframe.delay("1m", at=bar_close.isoformat())
+
+    signal = wait_for(lambda: Signal.objects.filter(strategy=strategy).first())
+    assert signal.instrument == instrument
+    assert signal.bar_time == bar_close
+    assert signal.target == target
+    assert signal.data_source == "simulated"
+    orders = wait_for(
+        lambda: (o := list(Order.objects.filter(signal=signal, status=OrderStatus.COMPLETE))) and len(o) == 3 and o
+    )
+    side = "BUY" if target > 0 else "SELL"
+    for account, mapping in zip(accounts, mappings, strict=True):
+        order = next(o for o in orders if o.account_id == account.id)
+        assert order.side == side
+        assert order.quantity == expected_quantity(account, mapping, signal.price, signal.stop_price, 1)
+        fill = Fill.objects.get(order=order)
+        assert fill.quantity == order.quantity
+        position = Position.objects.get(account=account, strategy=strategy, instrument=instrument)
+        assert position.quantity == order.quantity * target
+        assert position.average_price == fill.price
+        assert position.unrealised_pnl == ((position.last_price - fill.price) * position.quantity).quantize(Decimal("0.01"))
+    # Chitra's cap of 7 shares binds; the others are sized by risk or allocation.
+    assert next(o for o in orders if o.account_id == accounts[2].id).quantity == 7
+    # The seed's example: ₹1,00,000 × 50% × 2% = ₹1,000 at most lost if the stop is hit.
+    asha = next(o for o in orders if o.account_id == accounts[0].id)
+    assert asha.quantity * abs(signal.price - signal.stop_price) <= Decimal("1000")
+
+
+def test_the_same_tick_twice_makes_one_signal_and_one_order_per_account(celery_worker, demo_book):
+    strategy, instrument, accounts, _ = demo_book
+    bar_close, _ = first_bar_with_new_target(strategy, instrument, datetime(2026, 11, 20, 13, 0, tzinfo=IST))
+
+    run_timeframe.delay("1m", at=bar_close.isoformat())
+    run_timeframe.delay("1m", at=bar_close.isoformat())
+    signal = wait_for(lambda: Signal.objects.filter(strategy=strategy).first())
+    # Redeliver the fan-out and every per-account task as a broker would after a worker crash.
+    fan_out_signal.delay(signal.id)
+    for account in accounts:
+        execute_signal_for_account.delay(signal.id, account.id)
+        execute_signal_for_account.delay(signal.id, account.id)
+    wait_for(lambda: Order.objects.filter(signal=signal, status=OrderStatus.COMPLETE).count() == 3)
+    # Give the redelivered tasks time to run; they must find their orders and add none.
+    wait_for(lambda: not _queued_messages(), timeout=30)
+    assert Signal.objects.filter(strategy=strategy).count() == 1
+    assert Order.objects.filter(signal=signal).count() == 3
+    assert Fill.objects.filter(order__signal=signal).count() == 3
+
+
+def test_one_failing_account_does_not_stop_the_others(celery_worker, demo_book):
+    strategy, instrument, accounts, _ = demo_book
+    disabled, too_small = accounts[0], accounts[1]
+    disabled.trading_enabled = False
+    disabled.save()
+    too_small.max_order_value = Decimal("10")  # not even one share fits
+    too_small.save()
+    bar_close, _ = first_bar_with_new_target(strategy, instrument, datetime(2026, 11, 20, 14, 0, tzinfo=IST))
+
+    run_timeframe.delay("1m", at=bar_close.isoformat())
+
+    signal = wait_for(lambda: Signal.objects.filter(strategy=strategy).first())
+    wait_for(lambda: Order.objects.filter(signal=signal).exclude(status=OrderStatus.PENDING).count() == 3)
+    by_account = {o.account_id: o for o in Order.objects.filter(signal=signal)}
+    assert by_account[disabled.id].status == OrderStatus.BLOCKED
+    assert "disabled" in by_account[disabled.id].status_message.lower()
+    assert by_account[too_small.id].status == OrderStatus.BLOCKED
+    assert by_account[too_small.id].status_message
+    assert by_account[accounts[2].id].status == OrderStatus.COMPLETE
+
+
+def _queued_messages() -> int:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    return sum(client.llen(q) for q in ("default", "orders"))
