@@ -7,7 +7,8 @@ from .models import Account
 class AccountForm(forms.ModelForm):
     # Write-only secret fields: left blank keeps the stored value; never rendered back.
     api_secret = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Kite Connect api_secret. Stored encrypted; leave blank to keep the current one.",
     )
 
@@ -28,22 +29,48 @@ class AccountForm(forms.ModelForm):
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
     list_display = (
-        "name", "broker", "zerodha_user_id", "capital", "daily_loss_limit", "trading_enabled", "status",
-        "secret_set", "logged_in",
+        "name",
+        "broker",
+        "zerodha_user_id",
+        "capital",
+        "daily_loss_limit",
+        "trading_enabled",
+        "status",
+        "secret_set",
+        "logged_in",
     )
     list_filter = ("broker", "status", "trading_enabled")
     search_fields = ("name", "zerodha_user_id")
     readonly_fields = ("status_reason", "status_changed_at", "secret_set", "token_set", "access_token_expires_at")
     fieldsets = (
         (None, {"fields": ("name", "broker", "zerodha_user_id")}),
-        ("Capital and limits", {"fields": (
-            "capital", "daily_loss_limit", "max_order_quantity", "max_order_value", "max_open_positions",
-            "auto_flatten_on_daily_loss",
-        )}),
+        (
+            "Capital and limits",
+            {
+                "fields": (
+                    "capital",
+                    "daily_loss_limit",
+                    "max_order_quantity",
+                    "max_order_value",
+                    "max_open_positions",
+                    "auto_flatten_on_daily_loss",
+                )
+            },
+        ),
         ("State", {"fields": ("trading_enabled", "status", "status_reason", "status_changed_at")}),
-        ("Kite Connect", {"fields": (
-            "api_key", "api_secret", "secret_set", "token_set", "access_token_expires_at", "is_data_account",
-        )}),
+        (
+            "Kite Connect",
+            {
+                "fields": (
+                    "api_key",
+                    "api_secret",
+                    "secret_set",
+                    "token_set",
+                    "access_token_expires_at",
+                    "is_data_account",
+                )
+            },
+        ),
     )
 
     @admin.display(boolean=True, description="api_secret set")

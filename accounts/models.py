@@ -29,26 +29,31 @@ class AccountStatus(models.TextChoices):
 class Account(models.Model):
     name = models.CharField(max_length=80, unique=True)
     broker = models.CharField(max_length=10, choices=Broker.choices, default=Broker.PAPER)
-    zerodha_user_id = models.CharField(
-        "Zerodha user id", max_length=10, blank=True, validators=[ZERODHA_USER_ID]
-    )
+    zerodha_user_id = models.CharField("Zerodha user id", max_length=10, blank=True, validators=[ZERODHA_USER_ID])
     capital = models.DecimalField(
-        max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("1"))],
+        max_digits=16,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("1"))],
         help_text="Trading capital in rupees that sizing and allocation percentages are based on.",
     )
     daily_loss_limit = models.DecimalField(
-        max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("1"))],
+        max_digits=16,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("1"))],
         help_text="Rupees. When realised plus unrealised P&L today falls to minus this, the account halts.",
     )
     max_order_quantity = models.PositiveIntegerField(
         validators=[MinValueValidator(1)], help_text="Largest quantity allowed in a single order."
     )
     max_order_value = models.DecimalField(
-        max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("1"))],
+        max_digits=16,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("1"))],
         help_text="Largest value (quantity × price) allowed in a single order, in rupees.",
     )
     max_open_positions = models.PositiveIntegerField(
-        default=10, validators=[MinValueValidator(1)],
+        default=10,
+        validators=[MinValueValidator(1)],
         help_text="Most instruments this account may hold open positions in at once.",
     )
     trading_enabled = models.BooleanField(
@@ -77,7 +82,8 @@ class Account(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_data_account"], condition=models.Q(is_data_account=True),
+                fields=["is_data_account"],
+                condition=models.Q(is_data_account=True),
                 name="one_data_account",
             ),
         ]

@@ -32,8 +32,17 @@ class FillInline(admin.TabularInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = (
-        "created_at", "account", "strategy", "instrument", "leg", "side", "quantity", "status", "average_price",
-        "tag", "status_message",
+        "created_at",
+        "account",
+        "strategy",
+        "instrument",
+        "leg",
+        "side",
+        "quantity",
+        "status",
+        "average_price",
+        "tag",
+        "status_message",
     )
     list_filter = ("status", "leg", "side", "account", "strategy")
     search_fields = ("tag", "broker_order_id", "instrument__tradingsymbol")
@@ -64,8 +73,16 @@ class FillAdmin(admin.ModelAdmin):
 @admin.register(Position)
 class PositionAdmin(admin.ModelAdmin):
     list_display = (
-        "account", "strategy", "instrument", "product", "quantity", "average_price", "last_price",
-        "realised_pnl", "unrealised_pnl", "state_unknown",
+        "account",
+        "strategy",
+        "instrument",
+        "product",
+        "quantity",
+        "average_price",
+        "last_price",
+        "realised_pnl",
+        "unrealised_pnl",
+        "state_unknown",
     )
     list_filter = ("account", "strategy", "product", "state_unknown")
     list_select_related = ("account", "strategy", "instrument")

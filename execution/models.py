@@ -16,11 +16,17 @@ class AccountStrategy(models.Model):
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="mappings")
     strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="mappings")
     allocation_pct = models.DecimalField(
-        "capital allocation %", max_digits=5, decimal_places=2, validators=PERCENT,
+        "capital allocation %",
+        max_digits=5,
+        decimal_places=2,
+        validators=PERCENT,
         help_text="Share of the account's capital this strategy may use.",
     )
     risk_per_trade_pct = models.DecimalField(
-        "risk per trade %", max_digits=5, decimal_places=2, validators=PERCENT,
+        "risk per trade %",
+        max_digits=5,
+        decimal_places=2,
+        validators=PERCENT,
         help_text="Share of the allocated capital lost at most if a trade's stop is hit.",
     )
     enabled = models.BooleanField(default=True)
@@ -95,16 +101,21 @@ FINAL_STATUSES = frozenset({OrderStatus.COMPLETE, OrderStatus.CANCELLED, OrderSt
 # Which status may follow which: the order state machine. Anything else is a bug or a stale update.
 ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.PENDING: frozenset(
-        {OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.COMPLETE, OrderStatus.REJECTED,
-         OrderStatus.UNKNOWN, OrderStatus.CANCELLED}
+        {
+            OrderStatus.SUBMITTED,
+            OrderStatus.OPEN,
+            OrderStatus.COMPLETE,
+            OrderStatus.REJECTED,
+            OrderStatus.UNKNOWN,
+            OrderStatus.CANCELLED,
+        }
     ),
     OrderStatus.SUBMITTED: frozenset(
         {OrderStatus.OPEN, OrderStatus.COMPLETE, OrderStatus.REJECTED, OrderStatus.CANCELLED}
     ),
     OrderStatus.OPEN: frozenset({OrderStatus.COMPLETE, OrderStatus.CANCELLED, OrderStatus.REJECTED}),
     OrderStatus.UNKNOWN: frozenset(
-        {OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.COMPLETE, OrderStatus.REJECTED,
-         OrderStatus.CANCELLED}
+        {OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.COMPLETE, OrderStatus.REJECTED, OrderStatus.CANCELLED}
     ),
     OrderStatus.COMPLETE: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
@@ -152,7 +163,8 @@ class Order(models.Model):
         constraints = [
             # One order per (signal, account, leg): a redelivered task finds it, never sends twice.
             models.UniqueConstraint(
-                fields=["signal", "account", "leg"], condition=models.Q(signal__isnull=False),
+                fields=["signal", "account", "leg"],
+                condition=models.Q(signal__isnull=False),
                 name="one_order_per_signal_account_leg",
             ),
         ]
@@ -175,7 +187,9 @@ class Fill(models.Model):
     quantity = models.PositiveIntegerField()
     price = models.DecimalField(max_digits=14, decimal_places=4)
     realised_pnl = models.DecimalField(
-        max_digits=16, decimal_places=2, default=Decimal("0"),
+        max_digits=16,
+        decimal_places=2,
+        default=Decimal("0"),
         help_text="P&L this fill realised by closing part of a position.",
     )
     filled_at = models.DateTimeField(db_index=True)

@@ -31,9 +31,11 @@ def realised_pnl_today(*, account_id: int, now: datetime | None = None) -> Decim
 
 
 def unrealised_pnl(*, account_id: int) -> Decimal:
-    total = Position.objects.filter(account_id=account_id).exclude(quantity=0).aggregate(
-        total=Sum("unrealised_pnl")
-    )["total"]
+    total = (
+        Position.objects.filter(account_id=account_id)
+        .exclude(quantity=0)
+        .aggregate(total=Sum("unrealised_pnl"))["total"]
+    )
     return total or ZERO
 
 
@@ -45,17 +47,17 @@ def daily_pnl(*, account_id: int, now: datetime | None = None) -> Decimal:
 def open_exposure(*, account_id: int, strategy_id: int | None) -> Decimal:
     """Value of a mapping's open positions at the last known price (average price if unmarked)."""
     exposure = ZERO
-    for qty, last, avg in Position.objects.filter(account_id=account_id, strategy_id=strategy_id).exclude(
-        quantity=0
-    ).values_list("quantity", "last_price", "average_price"):
+    for qty, last, avg in (
+        Position.objects.filter(account_id=account_id, strategy_id=strategy_id)
+        .exclude(quantity=0)
+        .values_list("quantity", "last_price", "average_price")
+    ):
         exposure += abs(qty) * (last or avg)
     return exposure
 
 
 def open_positions_count(*, account_id: int) -> int:
-    return (
-        Position.objects.filter(account_id=account_id).exclude(quantity=0).values("instrument").distinct().count()
-    )
+    return Position.objects.filter(account_id=account_id).exclude(quantity=0).values("instrument").distinct().count()
 
 
 def has_open_position(*, account_id: int, instrument_id: int) -> bool:
@@ -94,9 +96,10 @@ def pnl_by_account(now: datetime | None = None) -> list[dict]:
     """Per account: realised today, unrealised now, total, and open position count."""
     start = market_today_start(now)
     realised = dict(
-        Fill.objects.filter(filled_at__gte=start).values("account").annotate(t=Sum("realised_pnl")).values_list(
-            "account", "t"
-        )
+        Fill.objects.filter(filled_at__gte=start)
+        .values("account")
+        .annotate(t=Sum("realised_pnl"))
+        .values_list("account", "t")
     )
     unrealised = {
         row["account"]: row

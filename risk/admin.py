@@ -30,7 +30,17 @@ class RiskEventAdmin(ReadOnlyAdmin):
 
 @admin.register(RiskDecisionRecord)
 class RiskDecisionRecordAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "account", "strategy", "instrument", "side", "quantity", "is_exit", "approved", "summary")
+    list_display = (
+        "created_at",
+        "account",
+        "strategy",
+        "instrument",
+        "side",
+        "quantity",
+        "is_exit",
+        "approved",
+        "summary",
+    )
     list_filter = ("approved", "is_exit", "account")
     search_fields = ("summary", "instrument__tradingsymbol")
     date_hierarchy = "created_at"

@@ -20,9 +20,7 @@ def engine_start(*, actor=None, reason: str = "") -> EngineState:
     """Start the engine. Refused while the global kill switch (emergency stop) is on."""
     state = _locked_engine_state()
     if state.kill_switch:
-        raise PermissionError(
-            "The emergency stop is active. Reset the kill switch before starting the engine again."
-        )
+        raise PermissionError("The emergency stop is active. Reset the kill switch before starting the engine again.")
     if not state.running:
         state.running, state.reason, state.changed_by = True, reason or "started", actor
         state.save()

@@ -64,6 +64,9 @@ class Candle(models.Model):
             models.UniqueConstraint(fields=["instrument", "timeframe", "start"], name="unique_candle"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.timeframe} {self.start:%Y-%m-%d %H:%M}"
+
 
 class MarketHoliday(models.Model):
     """An NSE trading holiday; real market data does not trade on these dates."""

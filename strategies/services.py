@@ -44,9 +44,7 @@ def _to_price(value: float, tick: Decimal) -> Decimal:
     return (Decimal(str(value)) / tick).quantize(Decimal("1")) * tick
 
 
-def evaluate_strategy(
-    *, strategy: Strategy, bar_close: datetime, source: MarketDataSource
-) -> list[TargetChange]:
+def evaluate_strategy(*, strategy: Strategy, bar_close: datetime, source: MarketDataSource) -> list[TargetChange]:
     """Run one strategy on each of its instruments as of ``bar_close`` and return target changes.
 
     Raises StrategyError (the strategy's own failure) or MarketDataUnavailable.
@@ -136,8 +134,16 @@ def signal_record(
 
 # --- instruments ------------------------------------------------------------------------------
 INSTRUMENT_CSV_COLUMNS = {
-    "instrument_token", "exchange_token", "tradingsymbol", "name", "tick_size", "lot_size",
-    "instrument_type", "segment", "exchange", "expiry",
+    "instrument_token",
+    "exchange_token",
+    "tradingsymbol",
+    "name",
+    "tick_size",
+    "lot_size",
+    "instrument_type",
+    "segment",
+    "exchange",
+    "expiry",
 }
 
 

@@ -40,11 +40,30 @@ def celery_worker(django_db_setup, django_db_blocker):
     log = open(ROOT / "var" / "test-worker.log", "w") if (ROOT / "var").is_dir() else subprocess.DEVNULL
     worker = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "tradingsite", "worker", "--queues", "default,orders",
-            "--concurrency", "4", "--pool", "prefork", "--without-heartbeat", "--without-mingle",
-            "--without-gossip", "--loglevel", "INFO", "--hostname", f"test-worker-{os.getpid()}@%h",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tradingsite",
+            "worker",
+            "--queues",
+            "default,orders",
+            "--concurrency",
+            "4",
+            "--pool",
+            "prefork",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"test-worker-{os.getpid()}@%h",
         ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60

@@ -18,9 +18,19 @@ from .base import (
 )
 
 __all__ = [
-    "Broker", "BrokerError", "BrokerFill", "BrokerOrder", "BrokerPosition", "BrokerRejected",
-    "BrokerUnavailable", "OrderRequest", "OutcomeUnknown", "PlaceResult", "RateLimited",
-    "SessionExpired", "broker_for",
+    "Broker",
+    "BrokerError",
+    "BrokerFill",
+    "BrokerOrder",
+    "BrokerPosition",
+    "BrokerRejected",
+    "BrokerUnavailable",
+    "OrderRequest",
+    "OutcomeUnknown",
+    "PlaceResult",
+    "RateLimited",
+    "SessionExpired",
+    "broker_for",
 ]
 
 

@@ -81,9 +81,15 @@ class PaperBroker(Broker):
 
         return [
             BrokerOrder(
-                order_id=o.broker_order_id, tag=o.tag, status=o.status, quantity=o.quantity,
-                filled_quantity=o.filled_quantity, average_price=o.average_price,
-                status_message=o.status_message, side=o.side, product=o.product,
+                order_id=o.broker_order_id,
+                tag=o.tag,
+                status=o.status,
+                quantity=o.quantity,
+                filled_quantity=o.filled_quantity,
+                average_price=o.average_price,
+                status_message=o.status_message,
+                side=o.side,
+                product=o.product,
             )
             for o in Order.objects.filter(account=self.account).exclude(broker_order_id="")
         ]
@@ -93,8 +99,12 @@ class PaperBroker(Broker):
 
         return [
             BrokerFill(
-                trade_id=f.broker_trade_id, order_id=f.order.broker_order_id, quantity=f.quantity,
-                price=f.price, filled_at=f.filled_at, tag=f.order.tag,
+                trade_id=f.broker_trade_id,
+                order_id=f.order.broker_order_id,
+                quantity=f.quantity,
+                price=f.price,
+                filled_at=f.filled_at,
+                tag=f.order.tag,
             )
             for f in Fill.objects.filter(account=self.account).select_related("order")
         ]
@@ -111,8 +121,11 @@ class PaperBroker(Broker):
         )
         return [
             BrokerPosition(
-                exchange=r["instrument__exchange"], tradingsymbol=r["instrument__tradingsymbol"],
-                product=r["product"], quantity=r["quantity"], average_price=Decimal("0"),
+                exchange=r["instrument__exchange"],
+                tradingsymbol=r["instrument__tradingsymbol"],
+                product=r["product"],
+                quantity=r["quantity"],
+                average_price=Decimal("0"),
             )
             for r in rows
         ]

@@ -8,7 +8,18 @@ from .positions import fill_record, mark_open_positions, mark_to_market
 from .signals import manual_signal_submit, signal_submit
 
 __all__ = [
-    "BarRun", "execute_signal_for_account", "fan_out_targets", "fill_record", "manual_signal_submit",
-    "mapping_save", "mappings_total_allocation", "mark_open_positions", "mark_to_market", "order_transition", "place_order",
-    "plan_legs", "run_timeframe", "signal_submit",
+    "BarRun",
+    "execute_signal_for_account",
+    "fan_out_targets",
+    "fill_record",
+    "manual_signal_submit",
+    "mapping_save",
+    "mappings_total_allocation",
+    "mark_open_positions",
+    "mark_to_market",
+    "order_transition",
+    "place_order",
+    "plan_legs",
+    "run_timeframe",
+    "signal_submit",
 ]

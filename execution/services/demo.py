@@ -29,7 +29,13 @@ DEMO_ACCOUNTS = [
 ]
 # name, library key, timeframe, symbols, parameters
 DEMO_STRATEGIES = [
-    ("SMA 5/20 crossover 1m", "sma_crossover", "1m", ["INFY", "RELIANCE", "TCS"], {"fast_period": 5, "slow_period": 20}),
+    (
+        "SMA 5/20 crossover 1m",
+        "sma_crossover",
+        "1m",
+        ["INFY", "RELIANCE", "TCS"],
+        {"fast_period": 5, "slow_period": 20},
+    ),
     ("EMA 9/21 crossover 5m", "ema_crossover", "5m", ["HDFCBANK", "ICICIBANK"], {}),
     ("RSI 30/70 15m", "rsi_threshold", "15m", ["SBIN", "ITC"], {}),
     ("Donchian 20 breakout 1h", "donchian_breakout", "1h", ["AXISBANK", "INFY"], {}),
@@ -65,21 +71,30 @@ def demo_seed(*, admin_username: str = "admin") -> SeedResult:
         accounts = {}
         for name, capital, loss, max_qty, max_value in DEMO_ACCOUNTS:
             accounts[name] = Account.objects.create(
-                name=name, broker=Broker.PAPER, capital=Decimal(capital), daily_loss_limit=Decimal(loss),
-                max_order_quantity=max_qty, max_order_value=Decimal(max_value),
+                name=name,
+                broker=Broker.PAPER,
+                capital=Decimal(capital),
+                daily_loss_limit=Decimal(loss),
+                max_order_quantity=max_qty,
+                max_order_value=Decimal(max_value),
             )
         strategies = {}
         for name, key, timeframe, symbols, params in DEMO_STRATEGIES:
             strategy = Strategy.objects.create(
-                name=name, library_key=key, timeframe=timeframe, product=Product.MIS,
+                name=name,
+                library_key=key,
+                timeframe=timeframe,
+                product=Product.MIS,
                 parameters=get_strategy_class(key).validate_parameters(params),
             )
             strategy.instruments.set(Instrument.objects.filter(exchange="NSE", tradingsymbol__in=symbols))
             strategies[name] = strategy
         for account, strategy, allocation, risk in DEMO_MAPPINGS:
             mapping_save(
-                account=accounts[account], strategy=strategies[strategy],
-                allocation_pct=Decimal(allocation), risk_per_trade_pct=Decimal(risk),
+                account=accounts[account],
+                strategy=strategies[strategy],
+                allocation_pct=Decimal(allocation),
+                risk_per_trade_pct=Decimal(risk),
             )
         result = SeedResult(created=True)
         user_model = get_user_model()

@@ -53,8 +53,12 @@ def run_timeframe(*, timeframe: str, now: datetime | None = None, force: bool = 
     run.errors, run.evaluated = report.errors, report.evaluated
     for change in report.changes:
         signal, created = signal_submit(
-            strategy=change.strategy, instrument=change.instrument, bar_time=change.bar_time,
-            target=change.target, price=change.price, stop_price=change.stop_price,
+            strategy=change.strategy,
+            instrument=change.instrument,
+            bar_time=change.bar_time,
+            target=change.target,
+            price=change.price,
+            stop_price=change.stop_price,
             data_source=change.data_source,
         )
         if created:

@@ -29,7 +29,9 @@ def mapping_save(
     mapping = mapping or AccountStrategy(account=account, strategy=strategy)
     mapping.account, mapping.strategy = account, strategy
     mapping.allocation_pct, mapping.risk_per_trade_pct, mapping.enabled = (
-        Decimal(allocation_pct), Decimal(risk_per_trade_pct), enabled,
+        Decimal(allocation_pct),
+        Decimal(risk_per_trade_pct),
+        enabled,
     )
     mapping.full_clean()
     mapping.save()

@@ -117,8 +117,13 @@ def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> lis
             quantity = sizing.quantity
         orders.append(
             _decide_and_record(
-                account=account, signal=signal, mapping=mapping, plan=plan, quantity=quantity,
-                context=context, sizing=sizing,
+                account=account,
+                signal=signal,
+                mapping=mapping,
+                plan=plan,
+                quantity=quantity,
+                context=context,
+                sizing=sizing,
             )
         )
     return orders
@@ -127,8 +132,12 @@ def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> lis
 def _decide_and_record(*, account, signal, mapping, plan, quantity, context: RiskContext, sizing) -> Order:
     instrument = signal.instrument
     proposal = proposal_for(
-        side=plan.side, quantity=quantity, instrument=instrument, reference_price=signal.price,
-        stop_price=signal.stop_price, is_exit=plan.leg == OrderLeg.EXIT,
+        side=plan.side,
+        quantity=quantity,
+        instrument=instrument,
+        reference_price=signal.price,
+        stop_price=signal.stop_price,
+        is_exit=plan.leg == OrderLeg.EXIT,
     )
     decision = evaluate(proposal, context)
     approved = decision.approved and quantity > 0
@@ -136,16 +145,31 @@ def _decide_and_record(*, account, signal, mapping, plan, quantity, context: Ris
     if sizing is not None and quantity == 0:
         summary = f"Sized to zero: {sizing.reason}"
     record = RiskDecisionRecord.objects.create(
-        account=account, strategy=signal.strategy, signal=signal, instrument=instrument, side=plan.side,
-        quantity=quantity, reference_price=signal.price, is_exit=proposal.is_exit, approved=approved,
+        account=account,
+        strategy=signal.strategy,
+        signal=signal,
+        instrument=instrument,
+        side=plan.side,
+        quantity=quantity,
+        reference_price=signal.price,
+        is_exit=proposal.is_exit,
+        approved=approved,
         summary=summary,
         checks=[{"name": r.name, "passed": r.passed, "reason": r.reason} for r in decision.results],
         sizing=_sizing_json(sizing),
     )
     return Order.objects.create(
-        account=account, strategy=signal.strategy, signal=signal, instrument=instrument, risk_decision=record,
-        leg=plan.leg, side=plan.side, quantity=quantity, product=signal.strategy.product,
-        reference_price=signal.price, stop_price=signal.stop_price,
+        account=account,
+        strategy=signal.strategy,
+        signal=signal,
+        instrument=instrument,
+        risk_decision=record,
+        leg=plan.leg,
+        side=plan.side,
+        quantity=quantity,
+        product=signal.strategy.product,
+        reference_price=signal.price,
+        stop_price=signal.stop_price,
         tag=signal_order_tag(signal_id=signal.id, account_id=account.id, leg=plan.leg),
         status=OrderStatus.PENDING if approved else OrderStatus.BLOCKED,
         status_message="" if approved else summary,
@@ -162,10 +186,17 @@ def _sizing_json(sizing) -> dict:
 def order_request_for(order: Order) -> OrderRequest:
     instrument = order.instrument
     return OrderRequest(
-        tag=order.tag, exchange=instrument.exchange, tradingsymbol=instrument.tradingsymbol,
-        instrument_token=instrument.instrument_token, side=order.side, quantity=order.quantity,
-        product=order.product, order_type=order.order_type, price=order.price,
-        trigger_price=order.trigger_price, reference_price=order.reference_price,
+        tag=order.tag,
+        exchange=instrument.exchange,
+        tradingsymbol=instrument.tradingsymbol,
+        instrument_token=instrument.instrument_token,
+        side=order.side,
+        quantity=order.quantity,
+        product=order.product,
+        order_type=order.order_type,
+        price=order.price,
+        trigger_price=order.trigger_price,
+        reference_price=order.reference_price,
     )
 
 
@@ -194,7 +225,8 @@ def place_order(*, order_id: int) -> Order:
         account_mark_needs_login(account=order.account, reason=str(exc))
     except (OutcomeUnknown, BrokerUnavailable, RateLimited) as exc:
         order_transition(
-            order=order, status=OrderStatus.UNKNOWN,
+            order=order,
+            status=OrderStatus.UNKNOWN,
             message=f"Outcome unknown ({exc}); will be resolved from the broker's order book by tag {order.tag}.",
         )
     else:

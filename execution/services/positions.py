@@ -44,13 +44,19 @@ def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
         position = _locked_position(order=order)
         effect = apply_fill(
             LedgerState(position.quantity, position.average_price),
-            side=order.side, quantity=fill.quantity, price=fill.price,
+            side=order.side,
+            quantity=fill.quantity,
+            price=fill.price,
         )
         try:
             with transaction.atomic():
                 recorded = Fill.objects.create(
-                    order=order, account_id=order.account_id, broker_trade_id=fill.trade_id,
-                    quantity=fill.quantity, price=fill.price, realised_pnl=effect.realised_pnl,
+                    order=order,
+                    account_id=order.account_id,
+                    broker_trade_id=fill.trade_id,
+                    quantity=fill.quantity,
+                    price=fill.price,
+                    realised_pnl=effect.realised_pnl,
                     filled_at=fill.filled_at,
                 )
         except IntegrityError:

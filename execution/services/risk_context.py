@@ -38,9 +38,7 @@ def build_risk_context(
         daily_loss_limit=account.daily_loss_limit,
         open_exposure=selectors.open_exposure(account_id=account.id, strategy_id=strategy.id if strategy else None),
         open_positions=selectors.open_positions_count(account_id=account.id),
-        has_open_position_in_instrument=selectors.has_open_position(
-            account_id=account.id, instrument_id=instrument.id
-        ),
+        has_open_position_in_instrument=selectors.has_open_position(account_id=account.id, instrument_id=instrument.id),
         max_open_positions=account.max_open_positions,
         max_order_quantity=account.max_order_quantity,
         max_order_value=account.max_order_value,
@@ -51,8 +49,13 @@ def build_risk_context(
 
 
 def proposal_for(
-    *, side: str, quantity: int, instrument: Instrument, reference_price: Decimal,
-    stop_price: Decimal | None, is_exit: bool,
+    *,
+    side: str,
+    quantity: int,
+    instrument: Instrument,
+    reference_price: Decimal,
+    stop_price: Decimal | None,
+    is_exit: bool,
 ) -> OrderProposal:
     return OrderProposal(
         side=side,

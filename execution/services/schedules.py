@@ -22,7 +22,11 @@ SCHEDULE_PREFIX = "trading:"
 
 def _crontab(minute: str) -> CrontabSchedule:
     schedule, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute, hour="*", day_of_week="*", day_of_month="*", month_of_year="*",
+        minute=minute,
+        hour="*",
+        day_of_week="*",
+        day_of_month="*",
+        month_of_year="*",
         timezone=settings.MARKET_TIME_ZONE,
     )
     return schedule

@@ -30,8 +30,15 @@ def signal_submit(
     """Record the signal once and, if it is new, fan it out to every mapped account after commit."""
     with transaction.atomic():
         signal, created = strategy_services.signal_record(
-            strategy=strategy, instrument=instrument, bar_time=bar_time, target=target, price=price,
-            stop_price=stop_price, source=source, data_source=data_source, note=note,
+            strategy=strategy,
+            instrument=instrument,
+            bar_time=bar_time,
+            target=target,
+            price=price,
+            stop_price=stop_price,
+            source=source,
+            data_source=data_source,
+            note=note,
         )
         if created:
             from ..tasks import fan_out_signal
@@ -54,7 +61,14 @@ def manual_signal_submit(
     if price is None:
         raise ValueError(f"No last price for {instrument}")
     signal, _ = signal_submit(
-        strategy=strategy, instrument=instrument, bar_time=timezone.now(), target=target, price=Decimal(price),
-        stop_price=stop_price, source=SignalSource.MANUAL, data_source=source.label, note=note,
+        strategy=strategy,
+        instrument=instrument,
+        bar_time=timezone.now(),
+        target=target,
+        price=Decimal(price),
+        stop_price=stop_price,
+        source=SignalSource.MANUAL,
+        data_source=source.label,
+        note=note,
     )
     return signal

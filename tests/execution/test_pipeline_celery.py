@@ -46,18 +46,30 @@ def expected_quantity(account, mapping, price: Decimal, stop: Decimal, lot: int)
 @pytest.fixture
 def demo_book(engine_running):
     instrument = InstrumentFactory(tradingsymbol="INFY", instrument_token=408065)
-    strategy = StrategyFactory(name="SMA 5/20 1m", instruments=[instrument], parameters={
-        "fast_period": 5, "slow_period": 20, "allow_short": True,
-    })
+    strategy = StrategyFactory(
+        name="SMA 5/20 1m",
+        instruments=[instrument],
+        parameters={
+            "fast_period": 5,
+            "slow_period": 20,
+            "allow_short": True,
+        },
+    )
     accounts = [
         AccountFactory(name="Asha", capital=Decimal("100000")),
         AccountFactory(name="Bharat", capital=Decimal("500000")),
         AccountFactory(name="Chitra", capital=Decimal("250000"), max_order_quantity=7),
     ]
     mappings = [
-        MappingFactory(account=accounts[0], strategy=strategy, allocation_pct=Decimal("50"), risk_per_trade_pct=Decimal("2")),
-        MappingFactory(account=accounts[1], strategy=strategy, allocation_pct=Decimal("40"), risk_per_trade_pct=Decimal("1")),
-        MappingFactory(account=accounts[2], strategy=strategy, allocation_pct=Decimal("60"), risk_per_trade_pct=Decimal("2")),
+        MappingFactory(
+            account=accounts[0], strategy=strategy, allocation_pct=Decimal("50"), risk_per_trade_pct=Decimal("2")
+        ),
+        MappingFactory(
+            account=accounts[1], strategy=strategy, allocation_pct=Decimal("40"), risk_per_trade_pct=Decimal("1")
+        ),
+        MappingFactory(
+            account=accounts[2], strategy=strategy, allocation_pct=Decimal("60"), risk_per_trade_pct=Decimal("2")
+        ),
     ]
     return strategy, instrument, accounts, mappings
 
@@ -86,7 +98,9 @@ def test_a_tick_trades_every_mapped_account_through_the_worker(celery_worker, de
         position = Position.objects.get(account=account, strategy=strategy, instrument=instrument)
         assert position.quantity == order.quantity * target
         assert position.average_price == fill.price
-        assert position.unrealised_pnl == ((position.last_price - fill.price) * position.quantity).quantize(Decimal("0.01"))
+        assert position.unrealised_pnl == ((position.last_price - fill.price) * position.quantity).quantize(
+            Decimal("0.01")
+        )
     # Chitra's cap of 7 shares binds; the others are sized by risk or allocation.
     assert next(o for o in orders if o.account_id == accounts[2].id).quantity == 7
     # The seed's example: ₹1,00,000 × 50% × 2% = ₹1,000 at most lost if the stop is hit.
