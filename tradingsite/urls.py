@@ -1,9 +1,8 @@
 from django.contrib import admin
-from django.urls import path
-
-from . import views
+from django.urls import include, path
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
     path("admin/", admin.site.urls),
+    path("api/", include("tradingsite.api.urls")),
+    path("", include("tradingsite.dashboard.urls")),
 ]
