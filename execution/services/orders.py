@@ -236,8 +236,10 @@ def place_order(*, order_id: int) -> Order:
 
 
 def order_apply_result(*, order: Order, result: PlaceResult) -> None:
-    order_transition(
-        order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
-    )
-    for fill in result.fills:
-        fill_record(order=order, fill=fill)
+    """Record what the broker said about a placement: its id, its status and any fills, together."""
+    with transaction.atomic():
+        order_transition(
+            order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
+        )
+        for fill in result.fills:
+            fill_record(order=order, fill=fill)

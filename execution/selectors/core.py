@@ -11,9 +11,25 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
-from .models import AccountStrategy, Fill, Order, Position
+from ..models import AccountStrategy, Fill, Order, Position
 
 ZERO = Decimal("0")
+
+__all__ = [
+    "market_today_start",
+    "realised_pnl_today",
+    "unrealised_pnl",
+    "daily_pnl",
+    "open_exposure",
+    "open_positions_count",
+    "has_open_position",
+    "recent_order_counts",
+    "position_for",
+    "enabled_mappings_for_strategy",
+    "open_positions",
+    "account_orders",
+    "pnl_by_account",
+]
 
 
 def market_today_start(now: datetime | None = None) -> datetime:

@@ -1,0 +1,10 @@
+"""Reads for execution, one module per concern; everything is importable from here.
+
+core: P&L, exposure and order counts the pipeline needs.  reports: the dashboard's and API's
+aggregates.  risk_usage: per-account risk used today against each limit.
+"""
+
+from .core import *  # noqa: F403
+from .core import __all__ as _core_all
+
+__all__ = list(_core_all)
