@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .accounts import Account, margins_segment, profile_payload, session_payload
 from .errors import KiteError, input_error, token_error
-from .historical import candles, parse_when
+from .historical import SESSION_CLOSE, SESSION_OPEN, candles, parse_when
 from .instruments import Instrument
 from .orders import render
 from .positions import compute_positions
@@ -83,7 +83,17 @@ def margins(emu: KiteEmulator, req: Request):
 
 
 # ---- orders -------------------------------------------------------------------------------------
+MARKETS_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
+
+
+def _market_open(emu: KiteEmulator) -> bool:
+    now = emu.clock()
+    return now.weekday() < 5 and now.date() not in emu.holidays and SESSION_OPEN <= now.time() < SESSION_CLOSE
+
+
 def place_order(emu: KiteEmulator, req: Request):
+    if emu.enforce_market_hours and req.groups["variety"] != "amo" and not _market_open(emu):
+        raise input_error(MARKETS_CLOSED)
     order = emu.engine.place(req_account(emu, req), req.groups["variety"], req.params)
     return {"order_id": order.order_id}
 

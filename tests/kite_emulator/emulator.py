@@ -89,8 +89,10 @@ class KiteEmulator:
         self.postback_statuses: frozenset[str] | None = DEFAULT_POSTBACK_STATUSES
         self.request_token_ttl = request_token_ttl
         self.default_redirect_url: str | None = None
-        self.holidays: set = set()
+        self.holidays: set = set()  # datetime.date values: no candles, and closed when enforcing hours
+        self.enforce_market_hours = False  # True: regular orders outside 09:15-15:30 IST weekdays are refused
         self.requests: list[RequestRecord] = []
+        self.max_request_log = 100_000
         self._sender = PostbackSender()
         self._stop = threading.Event()
         self._server: EmulatorHTTPServer | None = None
@@ -333,6 +335,8 @@ class KiteEmulator:
         record = RequestRecord(req.method, req.path, api_key, req.params.flat(), time.time(), req.client_ip)
         with self.lock:
             self.requests.append(record)
+            if len(self.requests) > self.max_request_log:  # long-running standalone demo
+                del self.requests[: len(self.requests) // 2]
         return record
 
     def count_requests(

@@ -34,6 +34,7 @@ MAX_DAYS = {
     "day": 2000,
 }
 SESSION_OPEN = dt.time(9, 15)
+SESSION_CLOSE = dt.time(15, 30)
 SESSION_MINUTES = 375  # 09:15 .. 15:30
 CANDLE_TS = "%Y-%m-%dT%H:%M:%S%z"
 

@@ -574,3 +574,19 @@ def test_run_standalone_non_blocking():
         emu.stop()
     with pytest.raises(requests.exceptions.ConnectionError):
         kite.profile()
+
+
+def test_market_hours_and_clock(emu, kite):
+    from tests.kite_emulator.util import IST
+
+    emu.enforce_market_hours = True
+    emu.clock = lambda: dt.datetime(2026, 4, 11, 10, 0, tzinfo=IST)  # a Saturday
+    with pytest.raises(kex.InputException, match="Markets are closed"):
+        place(kite)
+    oid = place(kite, variety="amo")
+    assert kite.orders()[0]["status"] == "AMO REQ RECEIVED"
+    assert emu.fill_order(oid)["status"] == "COMPLETE"
+    emu.clock = lambda: dt.datetime(2026, 4, 13, 9, 20, 30, tzinfo=IST)  # Monday, just after the open
+    assert place(kite).startswith("260413")
+    bars = kite.historical_data(408065, "2026-04-13 09:00:00", "2026-04-13 15:30:00", "minute")
+    assert bars[-1]["date"].strftime("%H:%M") == "09:20"  # nothing from the future
