@@ -160,6 +160,8 @@ SIMULATED_MARKET_24X7 = env.bool("SIMULATED_MARKET_24X7", default=True)
 PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))
 KITE_ALGO_ID = env.str("KITE_ALGO_ID", default="")
 KITE_API_ROOT = env.str("KITE_API_ROOT", default="https://api.kite.trade")
+# Seconds before a Kite call is abandoned; a placement that times out becomes UNKNOWN, never re-sent.
+KITE_TIMEOUT_SECONDS = env.float("KITE_TIMEOUT_SECONDS", default=7.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
