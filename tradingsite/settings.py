@@ -49,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # request.htmx: the dashboard answers its live-refresh requests with a fragment.
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "tradingsite.urls"
@@ -114,8 +116,11 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "/admin/login/"
-LOGIN_REDIRECT_URL = "/"
+# The dashboard's own login page: the admin's refuses users without staff rights, and viewers
+# who may only read the dashboard are not staff.
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
+LOGOUT_REDIRECT_URL = "dashboard:login"
 
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -154,4 +154,5 @@ def _queued_messages() -> int:
     from django.conf import settings
 
     client = redis.Redis.from_url(settings.REDIS_URL)
-    return sum(client.llen(q) for q in ("default", "orders"))
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    return sum(client.llen(prefix + q) for q in ("default", "orders"))
