@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets served from our own static files (no CDN)
     "django_celery_beat",
     "accounts",
     "strategies",
@@ -168,21 +169,42 @@ KITE_API_ROOT = env.str("KITE_API_ROOT", default="https://api.kite.trade")
 # Seconds before a Kite call is abandoned; a placement that times out becomes UNKNOWN, never re-sent.
 KITE_TIMEOUT_SECONDS = env.float("KITE_TIMEOUT_SECONDS", default=7.0)
 
+# The API: token or session login on every endpoint, staff for writes, one error body.
+# Token first so an anonymous request gets 401 with ``WWW-Authenticate: Token``.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["tradingsite.api.permissions.StaffWritesOnly"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tradingsite.api.throttling.UserThrottle",
+        "tradingsite.api.throttling.AnonThrottle",
+    ],
+    "EXCEPTION_HANDLER": "tradingsite.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "tradingsite.api.schema.ApiAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "tradingsite.api.pagination.Pagination",
     "PAGE_SIZE": 50,
+}
+# Requests per user (logged in) and per client address (anonymous); read on every request.
+API_THROTTLE_RATES = {
+    "user": env.str("API_THROTTLE_USER", default="600/minute"),
+    "anon": env.str("API_THROTTLE_ANON", default="30/minute"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Multi-account trading system API",
+    "DESCRIPTION": (
+        "Operate the engine, accounts, strategies and mappings; read orders, fills, positions, signals, "
+        "risk decisions and P&L. Log in with a session or `Authorization: Token <key>`; writes need staff. "
+        'Every error answers `{"error": {"code", "message", "fields": {field: [reasons]}}}`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,  # write-only fields (api_secret) appear in requests only
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {
