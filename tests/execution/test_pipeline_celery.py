@@ -1,6 +1,6 @@
 """The path of one bar through a real Celery worker on Redis and PostgreSQL, on paper accounts."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
@@ -8,31 +8,13 @@ import pytest
 
 from execution.models import Fill, Order, OrderStatus, Position
 from execution.tasks import execute_signal_for_account, fan_out_signal, run_timeframe
-from strategies.library import get_strategy_class
 from strategies.models import Signal
-from strategies.selectors import market_data_source
 from tests.conftest import wait_for
+from tests.execution.helpers import first_bar_with_new_target
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
 
 IST = ZoneInfo("Asia/Kolkata")
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def first_bar_with_new_target(strategy, instrument, start: datetime) -> tuple[datetime, int]:
-    """Scan 1m bar closes from ``start`` for the first where the strategy's target changes.
-
-    Computed here straight from the library on the simulated candles: the expectation the
-    engine's own run is checked against.
-    """
-    runner = get_strategy_class(strategy.library_key)(strategy.parameters)
-    source = market_data_source()
-    for minute in range(600):
-        bar_close = start + timedelta(minutes=minute)
-        candles = source.candles(instrument, "1m", bar_close, runner.warmup_bars + 50)
-        targets = runner.run(candles)["target"]
-        if targets.iloc[-1] != targets.iloc[-2]:
-            return bar_close, int(targets.iloc[-1])
-    pytest.fail("no crossover in 600 simulated minutes")
 
 
 def expected_quantity(account, mapping, price: Decimal, stop: Decimal, lot: int) -> int:
