@@ -1,6 +1,3 @@
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,61 +23,22 @@ def celery_worker(django_db_setup, django_db_blocker):
     from django.db import connection
 
     from tradingsite.celery import app
+    from tradingsite.worker_process import database_url, start_worker, stop_worker
 
     if not settings.REDIS_URL:
         pytest.skip("the Celery worker tests need REDIS_URL")
     app.control.purge()
-    db = connection.settings_dict
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="tests.settings",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
-    )
-    log = open(ROOT / "var" / "test-worker.log", "w") if (ROOT / "var").is_dir() else subprocess.DEVNULL
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tradingsite",
-            "worker",
-            "--queues",
-            "default,orders",
-            "--concurrency",
-            "4",
-            "--pool",
-            "prefork",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"test-worker-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = open(ROOT / "var" / "test-worker.log", "w") if (ROOT / "var").is_dir() else None
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    worker = start_worker(env=env, concurrency=4, log=log)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if worker.poll() is not None:
-                raise RuntimeError("the test Celery worker exited at start; see var/test-worker.log")
-            if app.control.ping(timeout=0.5):
-                break
-        else:
-            raise RuntimeError("the test Celery worker did not answer a ping within 60 s")
         yield worker
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
 
 
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1):
