@@ -11,9 +11,11 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
-from ..models import AccountStrategy, Fill, Order, Position
+from ..models import AccountStrategy, Fill, Order, OrderLeg, OrderStatus, Position
 
 ZERO = Decimal("0")
+# An order in one of these may still fill: it counts towards the limits until it is final.
+IN_FLIGHT_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.UNKNOWN)
 
 __all__ = [
     "market_today_start",
@@ -21,6 +23,7 @@ __all__ = [
     "unrealised_pnl",
     "daily_pnl",
     "open_exposure",
+    "in_flight_entries",
     "open_positions_count",
     "has_open_position",
     "recent_order_counts",
@@ -60,8 +63,19 @@ def daily_pnl(*, account_id: int, now: datetime | None = None) -> Decimal:
     return realised_pnl_today(account_id=account_id, now=now) + unrealised_pnl(account_id=account_id)
 
 
+def in_flight_entries(*, account_id: int) -> QuerySet[Order]:
+    """Entry orders on the account that may still fill (sent or about to be, not yet final)."""
+    return Order.objects.filter(account_id=account_id, leg=OrderLeg.ENTRY, status__in=IN_FLIGHT_STATUSES)
+
+
 def open_exposure(*, account_id: int, strategy_id: int | None) -> Decimal:
-    """Value of a mapping's open positions at the last known price (average price if unmarked)."""
+    """Value of a mapping's open positions at the last known price (average price if unmarked),
+    plus the unfilled part of its in-flight entries at the price they were sized at.
+
+    Counting in-flight entries is what makes the account lock enough: a fill arrives after the
+    lock is released (seconds later on Kite), so positions alone would let racing signals each
+    see the allocation as unused.
+    """
     exposure = ZERO
     for qty, last, avg in (
         Position.objects.filter(account_id=account_id, strategy_id=strategy_id)
@@ -69,11 +83,22 @@ def open_exposure(*, account_id: int, strategy_id: int | None) -> Decimal:
         .values_list("quantity", "last_price", "average_price")
     ):
         exposure += abs(qty) * (last or avg)
+    for qty, filled, price in (
+        in_flight_entries(account_id=account_id)
+        .filter(strategy_id=strategy_id)
+        .values_list("quantity", "filled_quantity", "reference_price")
+    ):
+        exposure += max(qty - filled, 0) * price
     return exposure
 
 
 def open_positions_count(*, account_id: int) -> int:
-    return Position.objects.filter(account_id=account_id).exclude(quantity=0).values("instrument").distinct().count()
+    """Instruments the account holds, or has an in-flight entry in (see ``open_exposure``)."""
+    held = set(
+        Position.objects.filter(account_id=account_id).exclude(quantity=0).values_list("instrument_id", flat=True)
+    )
+    held.update(in_flight_entries(account_id=account_id).values_list("instrument_id", flat=True))
+    return len(held)
 
 
 def has_open_position(*, account_id: int, instrument_id: int) -> bool:

@@ -11,6 +11,7 @@ from accounts.models import Account
 from strategies.models import Strategy
 
 from ..models import AccountStrategy
+from . import locks
 
 
 @transaction.atomic
@@ -25,7 +26,7 @@ def mapping_save(
 ) -> AccountStrategy:
     """Create or update a mapping. Raises ValidationError naming the other mappings if the
     account's enabled allocations would exceed 100%."""
-    Account.objects.select_for_update().get(pk=account.pk)  # two saves on one account queue up here
+    locks.lock_account(account_id=account.pk)  # two saves on one account queue up here
     mapping = mapping or AccountStrategy(account=account, strategy=strategy)
     mapping.account, mapping.strategy = account, strategy
     mapping.allocation_pct, mapping.risk_per_trade_pct, mapping.enabled = (

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account
 from risk.checks import RiskContext, evaluate
 from risk.models import RiskDecisionRecord
 from risk.sizing import size_position
@@ -32,6 +31,7 @@ from ..brokers import (
 )
 from ..models import AccountStrategy, Order, OrderLeg, OrderStatus
 from ..tags import signal_order_tag
+from . import locks
 from .orders_state import order_transition
 from .positions import fill_record
 from .risk_context import build_risk_context, proposal_for
@@ -78,7 +78,7 @@ def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order
 def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> list[Order]:
     # The account row lock serialises every order decision on one account, so racing signals
     # cannot together breach a limit; PostgreSQL honours it, SQLite serialises whole writes.
-    account = Account.objects.select_for_update().get(pk=account_id)
+    account = locks.lock_account(account_id=account_id)
     existing = list(Order.objects.filter(signal=signal, account=account))
     if existing:
         return []  # already handled by an earlier delivery of this task: never a second order
