@@ -166,8 +166,21 @@ SIMULATED_MARKET_24X7 = env.bool("SIMULATED_MARKET_24X7", default=True)
 PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))
 KITE_ALGO_ID = env.str("KITE_ALGO_ID", default="")
 KITE_API_ROOT = env.str("KITE_API_ROOT", default="https://api.kite.trade")
+# Base of Kite's login page; empty means Kite's own (https://kite.zerodha.com/connect/login).
+# The local emulator serves one at {KITE_API_ROOT}/connect/login.
+KITE_LOGIN_URL = env.str("KITE_LOGIN_URL", default="")
 # Seconds before a Kite call is abandoned; a placement that times out becomes UNKNOWN, never re-sent.
 KITE_TIMEOUT_SECONDS = env.float("KITE_TIMEOUT_SECONDS", default=7.0)
+# MARKET and SL-M orders must carry a non-zero market protection: -1 lets Kite apply its automatic
+# protection, or a percentage in (0, 100]. Without it Kite rejects them.
+KITE_MARKET_PROTECTION = env.float("KITE_MARKET_PROTECTION", default=-1)
+# An UNKNOWN order (placement timed out or failed mid-way) is looked for by tag in the order book; it
+# is declared "not found at broker" (REJECTED) only after this many lookups spanning at least this long,
+# because Kite's order book may lag a placement by some seconds.
+KITE_UNKNOWN_GRACE_SECONDS = env.float("KITE_UNKNOWN_GRACE_SECONDS", default=90.0)
+KITE_UNKNOWN_MIN_CHECKS = env.int("KITE_UNKNOWN_MIN_CHECKS", default=4)
+# Seconds to wait after a 429 on placement before looking in the order book and deciding.
+KITE_RATE_LIMIT_BACKOFF_SECONDS = env.float("KITE_RATE_LIMIT_BACKOFF_SECONDS", default=1.0)
 
 # The API: token or session login on every endpoint, staff for writes, one error body.
 # Token first so an anonymous request gets 401 with ``WWW-Authenticate: Token``.
