@@ -1,0 +1,72 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from execution import benchmarks
+
+
+class Command(BaseCommand):
+    help = (
+        "Fan one signal out to N paper accounts through the real Celery path (a worker on Redis) and "
+        "print p50/p95 from signal to last order placed, beside a sequential per-account loop. "
+        "Runs in a throwaway database; needs DATABASE_URL (PostgreSQL) and REDIS_URL."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", default="1,10,100", help="comma-separated account counts")
+        parser.add_argument("--repeats", type=int, default=7, help="signals per account count")
+        parser.add_argument("--concurrency", type=int, default=4, help="worker processes")
+        parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
+
+    def handle(self, *args, accounts, repeats, concurrency, pool, **options):
+        from tradingsite.worker_process import database_url, start_worker, stop_worker
+
+        if connection.vendor != "postgresql" or not settings.REDIS_URL:
+            raise CommandError("The benchmark needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).")
+        try:
+            counts = [int(n) for n in accounts.split(",")]
+        except ValueError:
+            raise CommandError(f"--accounts must be comma-separated whole numbers, not {accounts!r}")
+        if repeats < 2 or any(n < 1 for n in counts):
+            raise CommandError("--repeats must be at least 2 and every account count at least 1")
+        from tradingsite.celery import app
+
+        app.control.purge()
+        original_name = connection.settings_dict["NAME"]
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+        worker = None
+        try:
+            worker = start_worker(
+                env={"DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": settings.REDIS_URL},
+                concurrency=concurrency,
+                pool=pool,
+            )
+            rows = []
+            for n in counts:
+                parallel = benchmarks.run_celery(n, repeats)
+                sequential = benchmarks.run_sequential(n, repeats)
+                rows.append((n, parallel, sequential))
+        finally:
+            if worker:
+                stop_worker(worker)
+            connection.creation.destroy_test_db(original_name, verbosity=0)
+        self._print(rows, concurrency, pool)
+
+    def _print(self, rows, concurrency, pool):
+        import os
+
+        self.stdout.write(
+            f"Fan-out of one signal to N paper accounts; worker: {pool} x{concurrency}; "
+            f"{os.cpu_count()} CPUs; PostgreSQL + Redis. Latency = signal recorded -> last order placed."
+        )
+        header = (
+            f"{'accounts':>8} | {'celery p50':>10} | {'celery p95':>10} | {'orders/s':>9} | "
+            f"{'seq p50':>9} | {'seq p95':>9} | {'speed-up':>8}"
+        )
+        self.stdout.write(header)
+        self.stdout.write("-" * len(header))
+        for n, par, seq in rows:
+            self.stdout.write(
+                f"{n:>8} | {par.p50 * 1000:>8.0f}ms | {par.p95 * 1000:>8.0f}ms | {par.orders_per_second:>9.0f} | "
+                f"{seq.p50 * 1000:>7.0f}ms | {seq.p95 * 1000:>7.0f}ms | {seq.p50 / par.p50:>7.2f}x"
+            )
