@@ -157,6 +157,9 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     placed_at = models.DateTimeField(null=True, blank=True)
+    unknown_checks = models.PositiveSmallIntegerField(
+        default=0, help_text="Order-book lookups by tag that did not find this UNKNOWN order yet."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -236,3 +239,45 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.instrument} {self.quantity:+d} ({self.product})"
+
+
+class PositionMismatch(models.Model):
+    """The ledger (all strategies' positions summed) and the broker's net position disagree.
+
+    One open row per account, instrument and product while they differ; shown to the operator and
+    closed (``resolved_at``) when they agree again. The ledger is never overwritten to match.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="position_mismatches")
+    instrument = models.ForeignKey(
+        "strategies.Instrument", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    exchange = models.CharField(max_length=10)
+    tradingsymbol = models.CharField(max_length=50)
+    product = models.CharField(max_length=4)
+    ledger_quantity = models.IntegerField(help_text="Signed sum of the system's positions across strategies.")
+    broker_quantity = models.IntegerField(help_text="Signed net quantity the broker reports.")
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    times_seen = models.PositiveIntegerField(default=1)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "exchange", "tradingsymbol", "product"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="one_open_mismatch_per_position",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.account} {self.exchange}:{self.tradingsymbol} {self.product}: "
+            f"ledger {self.ledger_quantity:+d}, broker {self.broker_quantity:+d}"
+        )
+
+    @property
+    def difference(self) -> int:
+        return self.broker_quantity - self.ledger_quantity
