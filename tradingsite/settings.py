@@ -165,6 +165,11 @@ MARKET_DATA_SOURCE = env.str("MARKET_DATA_SOURCE", default="simulated")
 # Real market data always follows the NSE calendar.
 SIMULATED_MARKET_24X7 = env.bool("SIMULATED_MARKET_24X7", default=True)
 PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))
+# Intraday (MIS) positions are squared off by the system from this time (HH:MM, India time) on
+# trading days, before the broker's own square-off. The around-the-clock simulated market has no
+# end of day, so there it runs only if MIS_SQUARE_OFF_AROUND_THE_CLOCK is on.
+MIS_SQUARE_OFF_TIME = env.str("MIS_SQUARE_OFF_TIME", default="15:15")
+MIS_SQUARE_OFF_AROUND_THE_CLOCK = env.bool("MIS_SQUARE_OFF_AROUND_THE_CLOCK", default=False)
 KITE_ALGO_ID = env.str("KITE_ALGO_ID", default="")
 KITE_API_ROOT = env.str("KITE_API_ROOT", default="https://api.kite.trade")
 # Base of Kite's login page; empty means Kite's own (https://kite.zerodha.com/connect/login).
