@@ -63,3 +63,17 @@ def instrument_by_symbol(symbol: str) -> Instrument:
 
 def recent_signals(*, limit: int = 50) -> QuerySet[Signal]:
     return Signal.objects.select_related("strategy", "instrument").order_by("-created_at")[:limit]
+
+
+def strategy_run_summary() -> dict:
+    """How many strategies there are and are active, when the engine last evaluated one, and
+    which failed on their last evaluation. Two queries."""
+    from django.db.models import Count, Max, Q
+
+    summary = Strategy.objects.aggregate(
+        total=Count("id"), active=Count("id", filter=Q(active=True)), last_evaluated_at=Max("last_evaluated_at")
+    )
+    summary["failing"] = list(
+        Strategy.objects.filter(active=True).exclude(last_error="").order_by("name").values_list("name", flat=True)
+    )
+    return summary

@@ -197,3 +197,53 @@ def instruments_load_csv(*, text: str, exchanges: set[str] | None = None) -> tup
             created += was_created
             updated += not was_created
     return created, updated
+
+
+# --- creating and editing strategies (the API and the admin) ------------------------------------
+
+STRATEGY_EDITABLE_FIELDS = frozenset(
+    {"name", "library_key", "timeframe", "parameters", "product", "active", "trading_enabled"}
+)
+
+
+def _strategy_save(strategy: Strategy, *, instruments: list[Instrument] | None) -> Strategy:
+    strategy.full_clean()  # validates library_key and the parameters against the strategy type
+    strategy.save()
+    if instruments is not None:
+        strategy.instruments.set(instruments)
+    return strategy
+
+
+@transaction.atomic
+def strategy_create(*, instruments: list[Instrument], **fields) -> Strategy:
+    """Create a strategy from ``STRATEGY_EDITABLE_FIELDS``; raises ValidationError naming the field."""
+    unknown = set(fields) - STRATEGY_EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"strategy_create() got fields it does not set: {', '.join(sorted(unknown))}")
+    return _strategy_save(Strategy(**fields), instruments=instruments)
+
+
+@transaction.atomic
+def strategy_update(*, strategy: Strategy, instruments: list[Instrument] | None = None, **changes) -> Strategy:
+    unknown = set(changes) - STRATEGY_EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"strategy_update() got fields it does not change: {', '.join(sorted(unknown))}")
+    strategy = Strategy.objects.select_for_update().get(pk=strategy.pk)
+    for name, value in changes.items():
+        setattr(strategy, name, value)
+    return _strategy_save(strategy, instruments=instruments)
+
+
+def strategy_set_active(*, strategy: Strategy, active: bool, actor=None) -> bool:
+    """Switch a strategy's evaluation on or off. Returns whether anything changed.
+
+    An inactive strategy is no longer evaluated, so it emits no new signals; its open positions
+    stay as they are (exits and square-off go on through the execution path).
+    """
+    changed = (
+        Strategy.objects.filter(pk=strategy.pk).exclude(active=active).update(active=active, updated_at=timezone.now())
+    )
+    if changed:
+        strategy.active = active
+        logger.info("strategy %s %s by %s", strategy.name, "activated" if active else "deactivated", actor or "system")
+    return bool(changed)

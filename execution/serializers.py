@@ -1,0 +1,238 @@
+"""API shapes for mappings, orders, fills, positions, manual signals and P&L."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ObjectDoesNotExist
+from rest_framework import serializers
+
+from strategies.models import Instrument, Strategy
+from strategies.selectors import instrument_by_symbol
+
+from .models import AccountStrategy, Fill, Order, Position
+
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class MappingSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    strategy_name = serializers.CharField(source="strategy.name", read_only=True)
+    allocated_capital = serializers.DecimalField(**MONEY, read_only=True, help_text="Rupees this strategy may use.")
+    risk_budget = serializers.DecimalField(
+        **MONEY, read_only=True, help_text="Rupees lost at most per trade if its stop is hit."
+    )
+
+    class Meta:
+        model = AccountStrategy
+        fields = (
+            "id",
+            "account",
+            "account_name",
+            "strategy",
+            "strategy_name",
+            "allocation_pct",
+            "risk_per_trade_pct",
+            "enabled",
+            "allocated_capital",
+            "risk_budget",
+            "created_at",
+        )
+        read_only_fields = ("created_at",)
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    strategy_name = serializers.CharField(source="strategy.name", read_only=True, allow_null=True, default=None)
+    instrument_symbol = serializers.CharField(source="instrument.kite_symbol", read_only=True)
+    risk_summary = serializers.CharField(
+        source="risk_decision.summary",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="What the pre-trade risk checks said about this order.",
+    )
+
+    class Meta:
+        model = Order
+        fields = (
+            "id",
+            "account",
+            "account_name",
+            "strategy",
+            "strategy_name",
+            "signal",
+            "instrument",
+            "instrument_symbol",
+            "leg",
+            "side",
+            "quantity",
+            "product",
+            "order_type",
+            "price",
+            "trigger_price",
+            "reference_price",
+            "stop_price",
+            "tag",
+            "status",
+            "status_message",
+            "broker_order_id",
+            "filled_quantity",
+            "average_price",
+            "reason",
+            "risk_decision",
+            "risk_summary",
+            "created_at",
+            "updated_at",
+            "placed_at",
+        )
+        read_only_fields = fields
+
+
+class FillSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    instrument_symbol = serializers.CharField(source="order.instrument.kite_symbol", read_only=True)
+    side = serializers.CharField(source="order.side", read_only=True)
+    strategy = serializers.IntegerField(source="order.strategy_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Fill
+        fields = (
+            "id",
+            "order",
+            "account",
+            "account_name",
+            "strategy",
+            "instrument_symbol",
+            "side",
+            "broker_trade_id",
+            "quantity",
+            "price",
+            "realised_pnl",
+            "filled_at",
+        )
+        read_only_fields = fields
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    strategy_name = serializers.CharField(source="strategy.name", read_only=True, allow_null=True, default=None)
+    instrument_symbol = serializers.CharField(source="instrument.kite_symbol", read_only=True)
+
+    class Meta:
+        model = Position
+        fields = (
+            "id",
+            "account",
+            "account_name",
+            "strategy",
+            "strategy_name",
+            "instrument",
+            "instrument_symbol",
+            "product",
+            "quantity",
+            "average_price",
+            "last_price",
+            "realised_pnl",
+            "unrealised_pnl",
+            "marked_at",
+            "state_unknown",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+# --- manual signals ---------------------------------------------------------------------------
+
+SIDE_TARGETS = {"BUY": 1, "SELL": -1, "EXIT": 0}
+
+
+class ManualSignalSerializer(serializers.Serializer):
+    """An operator's signal: the strategy's target on one instrument, or a side that says it."""
+
+    strategy = serializers.PrimaryKeyRelatedField(queryset=Strategy.objects.all())
+    instrument = serializers.CharField(
+        max_length=60, help_text='Instrument id (e.g. "12") or symbol ("NSE:INFY", or "INFY" for NSE).'
+    )
+    target = serializers.ChoiceField(
+        choices=[(1, "long"), (0, "flat"), (-1, "short")],
+        required=False,
+        help_text="+1 long, 0 flat, -1 short. Give this or side.",
+    )
+    side = serializers.ChoiceField(
+        choices=list(SIDE_TARGETS),
+        required=False,
+        help_text="BUY (go long), SELL (go short) or EXIT (go flat). Give this or target.",
+    )
+    stop_price = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="Stop-loss level; every entry (long or short) needs one, so its risk can be sized.",
+    )
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_instrument(self, value: str) -> Instrument:
+        value = value.strip()
+        try:
+            if value.isdigit():
+                return Instrument.objects.get(pk=int(value))
+            return instrument_by_symbol(value)
+        except (ObjectDoesNotExist, ValueError):
+            raise serializers.ValidationError(f"No instrument {value!r}: give its id or its symbol, e.g. NSE:INFY.")
+
+    def validate(self, attrs: dict) -> dict:
+        target, side = attrs.get("target"), attrs.pop("side", None)
+        if target is None and side is None:
+            raise serializers.ValidationError({"target": "Give the target (-1, 0 or 1) or the side (BUY, SELL, EXIT)."})
+        if target is not None and side is not None and SIDE_TARGETS[side] != target:
+            raise serializers.ValidationError({"side": f"side {side} contradicts target {target}: give one of them."})
+        target = SIDE_TARGETS[side] if target is None else int(target)
+        attrs["target"] = target
+        strategy, instrument = attrs["strategy"], attrs["instrument"]
+        if not strategy.instruments.filter(pk=instrument.pk).exists():
+            raise serializers.ValidationError(
+                {"instrument": f"{instrument} is not one of the instruments strategy {strategy.name!r} trades."}
+            )
+        stop = attrs.get("stop_price")
+        if target != 0 and stop is None:
+            raise serializers.ValidationError(
+                {"stop_price": "An entry (long or short) needs a stop price, so the risk per trade can be sized."}
+            )
+        if target != 0 and stop <= 0:
+            raise serializers.ValidationError({"stop_price": "The stop price must be above zero."})
+        if target == 0:
+            attrs["stop_price"] = None  # an exit has no stop of its own
+        return attrs
+
+
+# --- P&L --------------------------------------------------------------------------------------
+
+
+class _PnlFigures(serializers.Serializer):
+    realised = serializers.DecimalField(**MONEY, help_text="Realised today (the market day, IST), rupees.")
+    unrealised = serializers.DecimalField(**MONEY, help_text="Unrealised on open positions at their last mark.")
+    total = serializers.DecimalField(**MONEY)
+    open_positions = serializers.IntegerField()
+
+
+class AccountPnlSerializer(_PnlFigures):
+    account_id = serializers.IntegerField()
+    account = serializers.CharField(help_text="Account name.")
+
+
+class StrategyPnlSerializer(_PnlFigures):
+    strategy_id = serializers.IntegerField(allow_null=True, help_text="Null: orders of no strategy.")
+    strategy = serializers.CharField(help_text="Strategy name.")
+
+
+class PnlTotalsSerializer(_PnlFigures):
+    exposure = serializers.DecimalField(**MONEY, help_text="Open positions' value at their last mark.")
+
+
+class PnlRealtimeSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField()
+    day_start = serializers.DateTimeField(help_text="Where today begins for realised P&L (midnight IST).")
+    accounts = AccountPnlSerializer(many=True)
+    strategies = StrategyPnlSerializer(many=True)
+    totals = PnlTotalsSerializer()

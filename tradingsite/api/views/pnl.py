@@ -1,0 +1,31 @@
+"""Today's P&L, live: per account, per strategy and in total."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from execution import selectors
+from execution.serializers import PnlRealtimeSerializer
+
+
+class PnlRealtimeView(APIView):
+    @extend_schema(
+        tags=["pnl"],
+        summary="P&L today per account and per strategy, with totals",
+        description="Realised: fills since midnight IST. Unrealised: open positions at their last mark "
+        "(marked every few seconds by the mark-to-market task). Amounts in rupees, as strings.",
+        responses=PnlRealtimeSerializer,
+    )
+    def get(self, request):
+        now = timezone.now()
+        body = {
+            "as_of": now,
+            "day_start": selectors.market_today_start(now),
+            "accounts": selectors.pnl_by_account(now),
+            "strategies": selectors.pnl_by_strategy(now),
+            "totals": selectors.pnl_totals(now),
+        }
+        return Response(PnlRealtimeSerializer(body).data)

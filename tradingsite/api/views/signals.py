@@ -1,0 +1,33 @@
+"""Manual signals: the operator's target for a strategy on one instrument, through the normal pipeline."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from execution.serializers import ManualSignalSerializer
+from execution.services import manual_signal_submit
+from strategies.serializers import SignalSerializer
+
+
+class ManualSignalView(APIView):
+    @extend_schema(
+        tags=["signals"],
+        summary="Send a manual signal to every account mapped to the strategy",
+        description="Priced at the instrument's last traded price and fanned out like a strategy's own "
+        "signal: sized per account, risk-checked, then placed. Entries need `stop_price`. The orders "
+        "appear under `/api/orders?signal=<id>`.",
+        request=ManualSignalSerializer,
+        responses={201: SignalSerializer},
+    )
+    def post(self, request):
+        params = ManualSignalSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            signal = manual_signal_submit(**params.validated_data)
+        except ValueError as exc:
+            # The service's own refusals (e.g. no last price for the instrument) name the instrument.
+            raise serializers.ValidationError({"instrument": [str(exc)]})
+        return Response(SignalSerializer(signal).data, status=status.HTTP_201_CREATED)

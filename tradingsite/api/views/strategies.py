@@ -1,0 +1,55 @@
+"""Strategies (list, detail, create, update) and the instruments they trade (read-only)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+
+from strategies import services as strategy_services
+from strategies.models import Instrument, Strategy
+from strategies.serializers import InstrumentSerializer, StrategySerializer
+
+from ..filters import InstrumentFilter, StrategyFilter
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List strategies"),
+    retrieve=extend_schema(summary="One strategy"),
+    create=extend_schema(summary="Create a strategy (parameters are validated against its type)"),
+    update=extend_schema(summary="Replace a strategy's settings"),
+    partial_update=extend_schema(summary="Change some of a strategy's settings"),
+)
+@extend_schema(tags=["strategies"])
+class StrategyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Strategy.objects.prefetch_related("instruments").order_by("name")
+    serializer_class = StrategySerializer
+    filterset_class = StrategyFilter
+    lookup_value_regex = "[0-9]+"
+
+    def perform_create(self, serializer):
+        fields = dict(serializer.validated_data)
+        serializer.instance = strategy_services.strategy_create(instruments=fields.pop("instruments"), **fields)
+
+    def perform_update(self, serializer):
+        fields = dict(serializer.validated_data)
+        serializer.instance = strategy_services.strategy_update(
+            strategy=serializer.instance, instruments=fields.pop("instruments", None), **fields
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List instruments"),
+    retrieve=extend_schema(summary="One instrument"),
+)
+@extend_schema(tags=["instruments"])
+class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Instrument.objects.order_by("exchange", "tradingsymbol")
+    serializer_class = InstrumentSerializer
+    filterset_class = InstrumentFilter
+    lookup_value_regex = "[0-9]+"

@@ -1,0 +1,131 @@
+"""The engine: start, stop, status, emergency stop."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import account_state_counts
+from execution import selectors as execution_selectors
+from risk import services as risk_services
+from risk.selectors import engine_state
+from risk.serializers import EmergencyStopSerializer, EngineCommandSerializer, EngineStateSerializer
+from strategies.selectors import market_data_source, strategy_run_summary
+
+from ..errors import Conflict
+from ..schema import ErrorSerializer
+
+SystemStatusSerializer = inline_serializer(
+    "SystemStatus",
+    fields={
+        "as_of": serializers.DateTimeField(),
+        "engine": EngineStateSerializer(),
+        "trading": serializers.BooleanField(help_text="Running and the kill switch is off: new entries go out."),
+        "accounts": inline_serializer(
+            "AccountStateCounts",
+            fields={
+                "total": serializers.IntegerField(),
+                "active": serializers.IntegerField(),
+                "halted": serializers.IntegerField(),
+                "needs_login": serializers.IntegerField(),
+                "trading_disabled": serializers.IntegerField(help_text="Accounts whose own kill switch is off."),
+            },
+        ),
+        "strategies": inline_serializer(
+            "StrategyRunSummary",
+            fields={
+                "total": serializers.IntegerField(),
+                "active": serializers.IntegerField(),
+                "last_evaluated_at": serializers.DateTimeField(
+                    allow_null=True, help_text="The last bar run: when the engine last evaluated a strategy."
+                ),
+                "failing": serializers.ListField(
+                    child=serializers.CharField(), help_text="Active strategies whose last evaluation raised."
+                ),
+            },
+        ),
+        "open_positions": serializers.IntegerField(),
+        "market_data": inline_serializer(
+            "MarketDataSource",
+            fields={"source": serializers.CharField(), "simulated": serializers.BooleanField()},
+        ),
+    },
+)
+
+
+def system_status() -> dict:
+    state = engine_state()
+    source_label = market_data_source().label
+    return {
+        "as_of": timezone.now(),
+        "engine": EngineStateSerializer(state).data,
+        "trading": state.running and not state.kill_switch,
+        "accounts": account_state_counts(),
+        "strategies": strategy_run_summary(),
+        "open_positions": execution_selectors.open_positions().count(),
+        "market_data": {"source": source_label, "simulated": source_label == "simulated"},
+    }
+
+
+class SystemStatusView(APIView):
+    @extend_schema(
+        tags=["system"], summary="Engine state, account states and the last bar run", responses=SystemStatusSerializer
+    )
+    def get(self, request):
+        return Response(system_status())
+
+
+class SystemStartView(APIView):
+    @extend_schema(
+        tags=["system"],
+        summary="Start the engine",
+        description="Refused with 409 `kill_switch_active` while the emergency stop's kill switch is on.",
+        request=EngineCommandSerializer,
+        responses={200: SystemStatusSerializer, 409: ErrorSerializer},
+    )
+    def post(self, request):
+        params = EngineCommandSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            risk_services.engine_start(actor=request.user, reason=params.validated_data["reason"])
+        except PermissionError as exc:
+            raise Conflict(detail=str(exc), code="kill_switch_active")
+        return Response(system_status())
+
+
+class SystemStopView(APIView):
+    @extend_schema(
+        tags=["system"],
+        summary="Stop the engine",
+        description="No new bars are evaluated. Open positions and orders stay as they are; use the "
+        "emergency stop to flatten everything.",
+        request=EngineCommandSerializer,
+        responses=SystemStatusSerializer,
+    )
+    def post(self, request):
+        params = EngineCommandSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        risk_services.engine_stop(actor=request.user, reason=params.validated_data["reason"])
+        return Response(system_status())
+
+
+class EmergencyStopView(APIView):
+    @extend_schema(
+        tags=["system"],
+        summary="Emergency stop: halt everything, cancel open orders, square off every position",
+        description="Trips the global kill switch (the engine cannot be started until it is reset), halts "
+        "every account, cancels the system's open orders and squares off every position it holds.",
+        request=EmergencyStopSerializer,
+        responses=SystemStatusSerializer,
+    )
+    def post(self, request):
+        params = EmergencyStopSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        # Imported here: the emergency-stop service lives with the execution services.
+        from execution.services.emergency import emergency_stop
+
+        emergency_stop(actor=request.user, reason=params.validated_data["reason"])
+        return Response(system_status())
