@@ -6,5 +6,7 @@ aggregates.  risk_usage: per-account risk used today against each limit.
 
 from .core import *  # noqa: F403
 from .core import __all__ as _core_all
+from .reports import *  # noqa: F403
+from .reports import __all__ as _reports_all
 
-__all__ = list(_core_all)
+__all__ = list(_core_all) + list(_reports_all)

@@ -1,8 +1,32 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .. import views
+from . import actions, views
 
 app_name = "dashboard"
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("pnl/", views.pnl, name="pnl"),
+    path("pnl/charts.json", views.pnl_charts, name="pnl-charts"),
+    # Not "accounts/": that prefix belongs to the accounts app (the Kite login flow).
+    path("broker-accounts/", views.accounts, name="accounts"),
+    path("broker-accounts/<int:account_id>/halt/", actions.account_halt, name="account-halt"),
+    path("broker-accounts/<int:account_id>/resume/", actions.account_resume, name="account-resume"),
+    path("strategies/", views.strategies, name="strategies"),
+    path("mappings/", views.mappings, name="mappings"),
+    path("positions/", views.positions, name="positions"),
+    path("orders/", views.orders, name="orders"),
+    path("signals/", views.signals, name="signals"),
+    path("signals/send/", actions.manual_signal, name="signal-send"),
+    path("signals/<int:signal_id>/", views.signal_detail, name="signal"),
+    path("engine/start/", actions.engine_start, name="engine-start"),
+    path("engine/stop/", actions.engine_stop, name="engine-stop"),
+    path("engine/emergency-stop/", actions.emergency_stop, name="emergency-stop"),
+    path("engine/kill-switch-reset/", actions.kill_switch_reset, name="kill-switch-reset"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -1,0 +1,255 @@
+"""Aggregates for the dashboard and the API: P&L by strategy and account, the intraday equity
+curve, where the open positions are, and per-page rows.
+
+Every function runs a fixed number of queries whatever the number of accounts, strategies,
+orders or fills: totals are grouped in the database, never summed row by row in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, When
+from django.db.models.functions import Abs, Coalesce, TruncMinute
+from django.utils import timezone
+
+from accounts.models import Account
+from strategies.models import Signal, Strategy
+
+from ..models import AccountStrategy, Fill, Order, OrderStatus, Position
+from .core import ZERO, market_today_start, pnl_by_account
+
+__all__ = [
+    "pnl_totals",
+    "pnl_by_strategy",
+    "equity_curve",
+    "position_distribution",
+    "account_rows",
+    "strategy_rows",
+    "mapping_rows",
+    "recent_orders",
+    "orders_filtered",
+    "signals_with_order_counts",
+    "signal_orders",
+]
+
+_MONEY = DecimalField(max_digits=20, decimal_places=4)
+# A position's value at its last mark, or at its average price before the first mark.
+_MARK_PRICE = Coalesce("last_price", "average_price", output_field=_MONEY)
+
+
+def pnl_totals(now: datetime | None = None) -> dict:
+    """Across every account: realised today, unrealised now, their total, open positions and exposure."""
+    realised = Fill.objects.filter(filled_at__gte=market_today_start(now)).aggregate(t=Sum("realised_pnl"))["t"] or ZERO
+    open_book = Position.objects.exclude(quantity=0).aggregate(
+        unrealised=Sum("unrealised_pnl"),
+        count=Count("id"),
+        exposure=Sum(Abs(F("quantity")) * _MARK_PRICE, output_field=_MONEY),
+    )
+    unrealised = open_book["unrealised"] or ZERO
+    return {
+        "realised": realised,
+        "unrealised": unrealised,
+        "total": realised + unrealised,
+        "open_positions": open_book["count"],
+        "exposure": open_book["exposure"] or ZERO,
+    }
+
+
+def pnl_by_strategy(now: datetime | None = None) -> list[dict]:
+    """Per strategy: realised today (fills of its orders), unrealised now, total, open positions.
+
+    Orders without a strategy (an operator's square-off of a manual position) are one row of their own.
+    """
+    realised = dict(
+        Fill.objects.filter(filled_at__gte=market_today_start(now))
+        .values("order__strategy")
+        .annotate(t=Sum("realised_pnl"))
+        .values_list("order__strategy", "t")
+    )
+    open_rows = {
+        row["strategy"]: row
+        for row in Position.objects.exclude(quantity=0)
+        .values("strategy")
+        .annotate(u=Sum("unrealised_pnl"), n=Count("id"))
+        .order_by()
+    }
+    rows = []
+    for strategy_id, name in Strategy.objects.order_by("name").values_list("id", "name"):
+        rows.append(_pnl_row(strategy_id, name, realised.get(strategy_id), open_rows.get(strategy_id, {})))
+    if None in realised or None in open_rows:
+        rows.append(_pnl_row(None, "(no strategy)", realised.get(None), open_rows.get(None, {})))
+    return rows
+
+
+def _pnl_row(strategy_id, name: str, realised, open_row: dict) -> dict:
+    r = realised or ZERO
+    u = open_row.get("u") or ZERO
+    return {
+        "strategy_id": strategy_id,
+        "strategy": name,
+        "realised": r,
+        "unrealised": u,
+        "total": r + u,
+        "open_positions": open_row.get("n", 0),
+    }
+
+
+def equity_curve(now: datetime | None = None, *, account_id: int | None = None) -> dict:
+    """Today's equity curve: realised P&L accumulated minute by minute, then now with unrealised.
+
+    The system keeps no history of marks, so the past points are realised P&L only (what fills
+    locked in by then); the last point, "now", adds the open positions' unrealised P&L at their
+    last mark. The curve never invents an unrealised figure for a moment it did not see.
+    """
+    now = now or timezone.now()
+    fills = Fill.objects.filter(filled_at__gte=market_today_start(now), filled_at__lte=now)
+    positions = Position.objects.exclude(quantity=0)
+    if account_id:
+        fills, positions = fills.filter(account_id=account_id), positions.filter(account_id=account_id)
+    by_minute = (
+        fills.annotate(minute=TruncMinute("filled_at"))
+        .values("minute")
+        .annotate(pnl=Sum("realised_pnl"))
+        .order_by("minute")
+        .values_list("minute", "pnl")
+    )
+    points, running = [], ZERO
+    for minute, pnl in by_minute:
+        running += pnl or ZERO
+        points.append({"time": minute, "realised": running})
+    unrealised = positions.aggregate(u=Sum("unrealised_pnl"))["u"] or ZERO
+    return {
+        "start": market_today_start(now),
+        "points": points,
+        "realised": running,
+        "unrealised": unrealised,
+        "now": {"time": now, "equity": running + unrealised},
+    }
+
+
+def position_distribution() -> list[dict]:
+    """Open positions by instrument: long and short quantity and value, and how many accounts hold it."""
+    long_only, short_only = Q(quantity__gt=0), Q(quantity__lt=0)
+    rows = (
+        Position.objects.exclude(quantity=0)
+        .values("instrument_id", "instrument__exchange", "instrument__tradingsymbol")
+        .annotate(
+            long_quantity=Coalesce(Sum("quantity", filter=long_only), 0),
+            short_quantity=Coalesce(Sum(Abs("quantity"), filter=short_only), 0),
+            long_value=Sum(Case(When(long_only, then=F("quantity") * _MARK_PRICE), default=ZERO, output_field=_MONEY)),
+            short_value=Sum(
+                Case(When(short_only, then=Abs("quantity") * _MARK_PRICE), default=ZERO, output_field=_MONEY)
+            ),
+            unrealised=Sum("unrealised_pnl"),
+            accounts=Count("account", distinct=True),
+        )
+        .order_by("instrument__exchange", "instrument__tradingsymbol")
+    )
+    return [
+        {
+            "instrument_id": row["instrument_id"],
+            "instrument": f"{row['instrument__exchange']}:{row['instrument__tradingsymbol']}",
+            "long_quantity": row["long_quantity"],
+            "short_quantity": row["short_quantity"],
+            "long_value": (row["long_value"] or ZERO).quantize(Decimal("0.01")),
+            "short_value": (row["short_value"] or ZERO).quantize(Decimal("0.01")),
+            "gross_value": ((row["long_value"] or ZERO) + (row["short_value"] or ZERO)).quantize(Decimal("0.01")),
+            "unrealised": row["unrealised"] or ZERO,
+            "accounts": row["accounts"],
+        }
+        for row in rows
+    ]
+
+
+def account_rows(now: datetime | None = None) -> list[dict]:
+    """Each account with its P&L today, open positions and the capital its enabled mappings allocate."""
+    pnl = {row["account_id"]: row for row in pnl_by_account(now)}
+    accounts = Account.objects.annotate(
+        mapping_count=Count("mappings", filter=Q(mappings__enabled=True)),
+        allocated_pct=Coalesce(
+            Sum("mappings__allocation_pct", filter=Q(mappings__enabled=True)),
+            ZERO,
+            output_field=DecimalField(max_digits=7, decimal_places=2),
+        ),
+    ).order_by("name")
+    rows = []
+    for account in accounts:
+        row = pnl.get(account.id) or {"realised": ZERO, "unrealised": ZERO, "total": ZERO, "open_positions": 0}
+        rows.append(
+            {
+                "account": account,
+                "realised": row["realised"],
+                "unrealised": row["unrealised"],
+                "total": row["total"],
+                "open_positions": row["open_positions"],
+                "mapping_count": account.mapping_count,
+                "allocated_pct": account.allocated_pct,
+                "allocated_capital": (account.capital * account.allocated_pct / 100).quantize(Decimal("0.01")),
+                "free_pct": max(100 - account.allocated_pct, ZERO),
+                "free_capital": (account.capital * max(100 - account.allocated_pct, ZERO) / 100).quantize(
+                    Decimal("0.01")
+                ),
+            }
+        )
+    return rows
+
+
+def strategy_rows(*, active_only: bool = False, now: datetime | None = None) -> list[dict]:
+    """Each strategy with its instruments, enabled mappings and P&L today."""
+    pnl = {row["strategy_id"]: row for row in pnl_by_strategy(now)}
+    strategies = Strategy.objects.prefetch_related("instruments").annotate(
+        mapping_count=Count("mappings", filter=Q(mappings__enabled=True))
+    )
+    if active_only:
+        strategies = strategies.filter(active=True)
+    return [{"strategy": s, "pnl": pnl.get(s.id)} for s in strategies.order_by("name")]
+
+
+def mapping_rows() -> QuerySet[AccountStrategy]:
+    return AccountStrategy.objects.select_related("account", "strategy").order_by("account__name", "strategy__name")
+
+
+def recent_orders(*, limit: int = 10) -> QuerySet[Order]:
+    return Order.objects.select_related("account", "strategy", "instrument", "risk_decision").order_by(
+        "-created_at", "-id"
+    )[:limit]
+
+
+def orders_filtered(
+    *, status: str = "", account_id: int | None = None, strategy_id: int | None = None
+) -> QuerySet[Order]:
+    """Orders newest first with what the orders page shows beside each (broker message, risk reasons)."""
+    qs = Order.objects.select_related("account", "strategy", "instrument", "risk_decision").order_by(
+        "-created_at", "-id"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if account_id:
+        qs = qs.filter(account_id=account_id)
+    if strategy_id:
+        qs = qs.filter(strategy_id=strategy_id)
+    return qs
+
+
+def signals_with_order_counts(*, limit: int = 50) -> QuerySet[Signal]:
+    """Recent signals, each with how many of its orders are in which state."""
+    failed = Q(orders__status__in=[OrderStatus.REJECTED, OrderStatus.BLOCKED])
+    working = Q(orders__status__in=[OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.UNKNOWN])
+    return (
+        Signal.objects.select_related("strategy", "instrument")
+        .annotate(
+            order_count=Count("orders"),
+            complete_count=Count("orders", filter=Q(orders__status=OrderStatus.COMPLETE)),
+            failed_count=Count("orders", filter=failed),
+            working_count=Count("orders", filter=working),
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def signal_orders(*, signal_id: int) -> QuerySet[Order]:
+    return Order.objects.filter(signal_id=signal_id).select_related(
+        "account", "strategy", "instrument", "risk_decision"
+    )

@@ -1,0 +1,111 @@
+"""The dashboard's buttons: staff only, POST with CSRF. Each parses, calls one service, says what happened."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+
+from accounts.models import Account
+from execution import services as execution_services
+from risk import services as risk_services
+
+from .access import safe_next, staff_action
+from .forms import EmergencyStopForm, ManualSignalForm, ReasonForm
+from .views import signals_page
+
+logger = logging.getLogger(__name__)
+
+
+def _reason(request: HttpRequest, default: str) -> str:
+    form = ReasonForm(request.POST)
+    return (form.is_valid() and form.cleaned_data["reason"]) or default
+
+
+@staff_action
+def engine_start(request: HttpRequest) -> HttpResponse:
+    try:
+        risk_services.engine_start(actor=request.user, reason=_reason(request, "Started from the dashboard"))
+    except PermissionError as exc:
+        messages.error(request, f"The engine was not started: {exc}")
+    else:
+        messages.success(request, "Engine started: strategies are evaluated at each bar close.")
+    return redirect(safe_next(request))
+
+
+@staff_action
+def engine_stop(request: HttpRequest) -> HttpResponse:
+    risk_services.engine_stop(actor=request.user, reason=_reason(request, "Stopped from the dashboard"))
+    messages.success(request, "Engine stopped: no strategy is evaluated and no new entry goes out.")
+    return redirect(safe_next(request))
+
+
+@staff_action
+def emergency_stop(request: HttpRequest) -> HttpResponse:
+    from execution.services.emergency import emergency_stop as emergency_stop_service
+
+    form = EmergencyStopForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else "Emergency stop from the dashboard"
+    emergency_stop_service(actor=request.user, reason=reason)
+    messages.warning(
+        request,
+        "Emergency stop: the engine is halted, the kill switch is on, open orders are being cancelled and "
+        "every position is being squared off. Watch the positions below go flat.",
+    )
+    return redirect(safe_next(request))
+
+
+@staff_action
+def kill_switch_reset(request: HttpRequest) -> HttpResponse:
+    from execution.services.emergency import kill_switch_reset as kill_switch_reset_service
+
+    kill_switch_reset_service(actor=request.user, reason=_reason(request, "Kill switch reset from the dashboard"))
+    messages.success(request, "Kill switch reset. The engine stays stopped until you start it.")
+    return redirect(safe_next(request))
+
+
+@staff_action
+def account_halt(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(Account, pk=account_id)
+    risk_services.account_halt(
+        account=account, actor=request.user, reason=_reason(request, "Halted from the dashboard")
+    )
+    messages.success(request, f"{account} halted: no new entries; exits stay possible.")
+    return redirect(safe_next(request, "dashboard:accounts"))
+
+
+@staff_action
+def account_resume(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(Account, pk=account_id)
+    risk_services.account_resume(
+        account=account, actor=request.user, reason=_reason(request, "Resumed from the dashboard")
+    )
+    messages.success(request, f"{account} resumed.")
+    return redirect(safe_next(request, "dashboard:accounts"))
+
+
+@staff_action
+def manual_signal(request: HttpRequest) -> HttpResponse:
+    form = ManualSignalForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            signal = execution_services.manual_signal_submit(
+                strategy=data["strategy"],
+                instrument=data["instrument"],
+                target=data["direction"],
+                stop_price=data["stop_price"],
+                note=data["note"] or f"Manual signal by {request.user}",
+            )
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Signal #{signal.id} sent to every account mapped to {signal.strategy}. "
+                "Its orders appear below as each account handles it.",
+            )
+            return redirect("dashboard:signal", signal_id=signal.id)
+    return signals_page(request, form=form, status=400)

@@ -1,0 +1,227 @@
+"""The dashboard's pages. Each reads through selectors and renders; none writes.
+
+A page has a live region: the browser loads the whole page once, then htmx asks for the same URL
+every few seconds and gets only the region back (``request.htmx``), so figures refresh without a
+reload. The charts of the P&L page read ``pnl_charts`` (JSON) the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from accounts.models import Account
+from execution import selectors as execution_selectors
+from risk import selectors as risk_selectors
+from strategies import selectors as strategy_selectors
+from strategies.models import Signal, Strategy
+
+from .access import viewer_required
+from .forms import EmergencyStopForm, ManualSignalForm, OrderFilterForm
+
+logger = logging.getLogger(__name__)
+
+POSITIONS_SHOWN = 500
+ORDERS_PER_PAGE = 50
+SIGNALS_SHOWN = 50
+
+
+def _live(request: HttpRequest, page: str, fragment: str, context: dict) -> HttpResponse:
+    """The whole page for a browser, or just its live fragment for htmx's refresh."""
+    return render(request, fragment if request.htmx else page, context)
+
+
+def _risk_utilisation(rows: list[dict]) -> list[dict]:
+    """Per account: today's loss against its daily limit, and capital allocated against capital."""
+    result = []
+    for row in rows:
+        account = row["account"]
+        loss_used = max(-row["total"], Decimal("0"))
+        result.append(
+            {
+                "account": account,
+                "loss_used": loss_used,
+                "loss_used_pct": (loss_used * 100 / account.daily_loss_limit).quantize(Decimal("0.1")),
+                "allocated_capital": row["allocated_capital"],
+                "allocated_pct": row["allocated_pct"],
+            }
+        )
+    return result
+
+
+@viewer_required
+def overview(request: HttpRequest) -> HttpResponse:
+    accounts = execution_selectors.account_rows()
+    context = {
+        "engine": risk_selectors.engine_state(),
+        "totals": execution_selectors.pnl_totals(),
+        "accounts": accounts,
+        "risk": {r["account"].id: r for r in _risk_utilisation(accounts)},
+        "strategies": execution_selectors.strategy_rows(active_only=True),
+        "positions": execution_selectors.open_positions().order_by("account__name", "instrument__tradingsymbol")[:20],
+        "orders": execution_selectors.recent_orders(limit=10),
+        "events": risk_selectors.recent_risk_events(limit=8),
+        "emergency_form": EmergencyStopForm(),
+    }
+    return _live(request, "dashboard/overview.html", "dashboard/partials/overview_live.html", context)
+
+
+@viewer_required
+def pnl(request: HttpRequest) -> HttpResponse:
+    accounts = execution_selectors.account_rows()
+    context = {
+        "totals": execution_selectors.pnl_totals(),
+        "by_strategy": execution_selectors.pnl_by_strategy(),
+        "accounts": accounts,
+        "risk": _risk_utilisation(accounts),
+        "distribution": execution_selectors.position_distribution(),
+        "curve": execution_selectors.equity_curve(),
+    }
+    return _live(request, "dashboard/pnl.html", "dashboard/partials/pnl_live.html", context)
+
+
+@viewer_required
+def pnl_charts(request: HttpRequest) -> JsonResponse:
+    """The P&L page's chart data. Figures are floats here: they are drawn, never computed with."""
+    accounts = execution_selectors.account_rows()
+    by_strategy = execution_selectors.pnl_by_strategy()
+    curve = execution_selectors.equity_curve()
+    distribution = execution_selectors.position_distribution()
+    risk = _risk_utilisation(accounts)
+    points = [
+        {"label": timezone.localtime(p["time"]).strftime("%H:%M"), "value": float(p["realised"])}
+        for p in curve["points"]
+    ]
+    return JsonResponse(
+        {
+            "simulated": settings.MARKET_DATA_SOURCE == "simulated",
+            "generated_at": timezone.now().isoformat(),
+            "by_strategy": {
+                "labels": [r["strategy"] for r in by_strategy],
+                "realised": [float(r["realised"]) for r in by_strategy],
+                "unrealised": [float(r["unrealised"]) for r in by_strategy],
+            },
+            "by_account": {
+                "labels": [r["account"].name for r in accounts],
+                "realised": [float(r["realised"]) for r in accounts],
+                "unrealised": [float(r["unrealised"]) for r in accounts],
+            },
+            "equity": {
+                "labels": ["start"] + [p["label"] for p in points] + ["now"],
+                "realised": [0.0] + [p["value"] for p in points] + [float(curve["realised"])],
+                "equity_now": float(curve["now"]["equity"]),
+            },
+            "distribution": {
+                "labels": [r["instrument"] for r in distribution],
+                "long": [float(r["long_value"]) for r in distribution],
+                "short": [float(r["short_value"]) for r in distribution],
+            },
+            "risk": {
+                "labels": [r["account"].name for r in risk],
+                "loss_used_pct": [float(r["loss_used_pct"]) for r in risk],
+                "allocated_pct": [float(r["allocated_pct"]) for r in risk],
+            },
+        }
+    )
+
+
+@viewer_required
+def accounts(request: HttpRequest) -> HttpResponse:
+    rows = execution_selectors.account_rows()
+    context = {"accounts": rows, "risk": {r["account"].id: r for r in _risk_utilisation(rows)}}
+    return _live(request, "dashboard/accounts.html", "dashboard/partials/accounts_live.html", context)
+
+
+@viewer_required
+def strategies(request: HttpRequest) -> HttpResponse:
+    context = {"strategies": execution_selectors.strategy_rows()}
+    return _live(request, "dashboard/strategies.html", "dashboard/partials/strategies_live.html", context)
+
+
+@viewer_required
+def mappings(request: HttpRequest) -> HttpResponse:
+    context = {"mappings": execution_selectors.mapping_rows(), "accounts": execution_selectors.account_rows()}
+    return _live(request, "dashboard/mappings.html", "dashboard/partials/mappings_live.html", context)
+
+
+@viewer_required
+def positions(request: HttpRequest) -> HttpResponse:
+    filters = OrderFilterForm(request.GET)
+    filters.is_valid()
+    account_id = filters.cleaned_data.get("account")
+    qs = execution_selectors.open_positions(account_id=account_id).order_by(
+        "account__name", "strategy__name", "instrument__tradingsymbol"
+    )
+    if strategy_id := filters.cleaned_data.get("strategy"):
+        qs = qs.filter(strategy_id=strategy_id)
+    context = {
+        "positions": qs[:POSITIONS_SHOWN],
+        "shown_limit": POSITIONS_SHOWN,
+        "totals": execution_selectors.pnl_totals(),
+        "account_choices": Account.objects.order_by("name").values_list("id", "name"),
+        "strategy_choices": Strategy.objects.order_by("name").values_list("id", "name"),
+        "filters": filters.cleaned_data,
+    }
+    return _live(request, "dashboard/positions.html", "dashboard/partials/positions_live.html", context)
+
+
+@viewer_required
+def orders(request: HttpRequest) -> HttpResponse:
+    filters = OrderFilterForm(request.GET)
+    filters.is_valid()
+    data = filters.cleaned_data
+    qs = execution_selectors.orders_filtered(
+        status=data.get("status") or "", account_id=data.get("account"), strategy_id=data.get("strategy")
+    )
+    page = Paginator(qs, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "query": query.urlencode(),
+        "filter_form": filters,
+        "filters": data,
+        "account_choices": Account.objects.order_by("name").values_list("id", "name"),
+        "strategy_choices": Strategy.objects.order_by("name").values_list("id", "name"),
+    }
+    return _live(request, "dashboard/orders.html", "dashboard/partials/orders_live.html", context)
+
+
+@viewer_required
+def signals(request: HttpRequest) -> HttpResponse:
+    return signals_page(request, form=ManualSignalForm())
+
+
+def signals_page(request: HttpRequest, *, form: ManualSignalForm, status: int = 200) -> HttpResponse:
+    """The signals page; the send action renders it again with the form's errors."""
+    context = {"signals": execution_selectors.signals_with_order_counts(limit=SIGNALS_SHOWN), "form": form}
+    if request.htmx:
+        return render(request, "dashboard/partials/signals_live.html", context)
+    context["last_prices"] = _last_prices()
+    return render(request, "dashboard/signals.html", context, status=status)
+
+
+def _last_prices() -> list[tuple[str, Decimal]]:
+    """Last prices of the active strategies' instruments, for choosing a stop. Read once per page load."""
+    instruments = list(ManualSignalForm.base_fields["instrument"].queryset)
+    if not instruments:
+        return []
+    try:
+        prices = strategy_selectors.market_data_source().ltp(instruments)
+    except Exception:  # the page must still open (and the form still work) when prices are unavailable
+        logger.warning("No last prices for the signals page", exc_info=True)
+        return []
+    return [(i.kite_symbol, prices.get(i.instrument_token)) for i in instruments]
+
+
+@viewer_required
+def signal_detail(request: HttpRequest, signal_id: int) -> HttpResponse:
+    signal = get_object_or_404(Signal.objects.select_related("strategy", "instrument"), pk=signal_id)
+    context = {"signal": signal, "orders": execution_selectors.signal_orders(signal_id=signal.id)}
+    return _live(request, "dashboard/signal_detail.html", "dashboard/partials/signal_orders_live.html", context)
