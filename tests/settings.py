@@ -15,3 +15,6 @@ DATABASES["default"]["TEST"] = {"NAME": f"test_trading_{TEST_RUN_ID}"}
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"test{TEST_RUN_ID}:"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SIMULATED_MARKET_24X7 = True
+# Serve static files from the apps' folders (no collectstatic in tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
