@@ -50,5 +50,16 @@ def decrypt(ciphertext: str) -> str:
 
 
 def rotate(ciphertext: str) -> str:
-    """Re-encrypt under the newest key (MultiFernet.rotate keeps the original timestamp)."""
-    return _fernet(configured_keys()).rotate(ciphertext.encode()).decode()
+    """Re-encrypt under the newest key (MultiFernet.rotate keeps the original timestamp).
+
+    Rotation also reads secrets written under the embedded default's fallback key, so a system
+    that started without FIELD_ENCRYPTION_KEYS moves onto real keys with one command.
+    """
+    keys = configured_keys()
+    fallback = _fallback_key().decode()
+    if fallback not in keys:
+        keys = (*keys, fallback)
+    try:
+        return _fernet(keys).rotate(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise SecretDecryptionError("stored secret cannot be decrypted with the configured keys")

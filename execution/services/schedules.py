@@ -20,11 +20,11 @@ BAR_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 SCHEDULE_PREFIX = "trading:"
 
 
-def _crontab(minute: str) -> CrontabSchedule:
+def _crontab(minute: str, *, hour: str = "*", day_of_week: str = "*") -> CrontabSchedule:
     schedule, _ = CrontabSchedule.objects.get_or_create(
         minute=minute,
-        hour="*",
-        day_of_week="*",
+        hour=hour,
+        day_of_week=day_of_week,
         day_of_month="*",
         month_of_year="*",
         timezone=settings.MARKET_TIME_ZONE,
@@ -60,6 +60,19 @@ def ensure_beat_schedules() -> list[str]:
             "interval": every_15s,
             "expire_seconds": 15,
             "description": "Mark open positions to the last price; feeds the daily loss check.",
+        },
+    )
+    if was_created:
+        created.append(name)
+    name = f"{SCHEDULE_PREFIX}kite pre-open login check"
+    _, was_created = PeriodicTask.objects.get_or_create(
+        name=name,
+        defaults={
+            "task": "risk.tasks.kite_preopen_login_check",
+            "crontab": _crontab("45", hour="8", day_of_week="1-5"),
+            "expire_seconds": 1800,
+            "description": "08:45 IST on trading days: warn (a NEEDS_LOGIN risk event) about every Kite "
+            "account not logged in for the day.",
         },
     )
     if was_created:
