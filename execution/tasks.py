@@ -41,3 +41,54 @@ def execute_signal_for_account(signal_id: int, account_id: int) -> list[int]:
 @shared_task(ignore_result=True)
 def mark_to_market() -> int:
     return services.mark_open_positions()
+
+
+# --- Kite order updates: resolution of UNKNOWN orders, fills after postbacks, reconciliation --------
+# Reads only: each may be retried. None of them ever sends an order.
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def resolve_unknown_order(self, order_id: int) -> str:
+    """Look for an UNKNOWN order by tag until it is found or declared not placed (with backoff)."""
+    from .services import reconcile
+
+    outcome = reconcile.order_resolve_unknown(order_id=order_id)
+    if outcome == reconcile.RETRY and self.request.retries < reconcile.RESOLVE_MAX_ATTEMPTS:
+        delays = reconcile.RESOLVE_DELAYS
+        raise self.retry(countdown=delays[min(self.request.retries + 1, len(delays) - 1)])
+    return outcome
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=5)
+def fetch_order_fills(self, order_id: int) -> int:
+    """After a postback reported a fill: record the order's trades."""
+    from .brokers import BrokerUnavailable, RateLimited
+    from .services import reconcile
+
+    try:
+        return reconcile.order_fetch_fills(order_id=order_id)
+    except (BrokerUnavailable, RateLimited) as exc:
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1))
+
+
+@shared_task(ignore_result=True)
+def reconcile_kite_accounts() -> int:
+    """Beat: one reconciliation task per Kite account with a valid session."""
+    from .services import reconcile
+
+    account_ids = reconcile.reconcile_targets()
+    for account_id in account_ids:
+        reconcile_account.delay(account_id)
+    return len(account_ids)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=3)
+def reconcile_account(self, account_id: int) -> dict:
+    from .brokers import BrokerUnavailable, RateLimited
+    from .services import reconcile
+
+    try:
+        report = reconcile.reconcile_account(account_id=account_id)
+    except (BrokerUnavailable, RateLimited) as exc:
+        raise self.retry(exc=exc, countdown=5 * (self.request.retries + 1))
+    return {"skipped": report.skipped, "updated": report.orders_updated, "mismatches": report.mismatches}

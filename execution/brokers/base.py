@@ -113,6 +113,10 @@ class Broker:
     def trades(self) -> list[BrokerFill]:
         raise NotImplementedError
 
+    def order_trades(self, order_id: str) -> list[BrokerFill]:
+        """The fills of one order (after a postback says it filled)."""
+        return [f for f in self.trades() if f.order_id == order_id]
+
     def positions(self) -> list[BrokerPosition]:
         raise NotImplementedError
 

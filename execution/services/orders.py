@@ -218,17 +218,34 @@ def place_order(*, order_id: int) -> Order:
     except BrokerRejected as exc:
         order_transition(order=order, status=OrderStatus.REJECTED, message=str(exc))
     except SessionExpired as exc:
-        # Nothing reached the exchange: the order is refused, and the account needs a login.
-        order_transition(order=order, status=OrderStatus.REJECTED, message=f"Not sent: {exc}")
-        from accounts.services import account_mark_needs_login
+        # Nothing reached the exchange: the order is refused; the account needs a login, its other
+        # unsent orders stop and its positions become unknown (never flat). Other accounts go on.
+        order_transition(
+            order=order,
+            status=OrderStatus.REJECTED,
+            message=f"Not sent: the Kite session expired ({exc}); the account needs a login.",
+        )
+        from .sessions import account_session_lost
 
-        account_mark_needs_login(account=order.account, reason=str(exc))
-    except (OutcomeUnknown, BrokerUnavailable, RateLimited) as exc:
+        account_session_lost(account=order.account, reason=str(exc))
+    except RateLimited as exc:
+        # Raised only when nothing was registered: Kite's 429 refuses a request (the adapter has
+        # already looked in the book and tried once more), and our own budget sends nothing.
+        message = str(exc)
+        order_transition(
+            order=order,
+            status=OrderStatus.REJECTED,
+            message=message if message.startswith("Not sent") else f"Not sent: {message}",
+        )
+    except (OutcomeUnknown, BrokerUnavailable) as exc:
         order_transition(
             order=order,
             status=OrderStatus.UNKNOWN,
             message=f"Outcome unknown ({exc}); will be resolved from the broker's order book by tag {order.tag}.",
         )
+        from .reconcile import order_resolution_schedule
+
+        order_resolution_schedule(order_id=order.id)
     else:
         order_apply_result(order=order, result=result)
     order.refresh_from_db()

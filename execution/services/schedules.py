@@ -77,6 +77,22 @@ def ensure_beat_schedules() -> list[str]:
     )
     if was_created:
         created.append(name)
+    # Orders, trades and positions of every logged-in Kite account against Kite's books. It only
+    # reads and records, so an emergency stop leaves it running.
+    every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
+    name = f"{SCHEDULE_PREFIX}reconcile Kite accounts"
+    _, was_created = PeriodicTask.objects.get_or_create(
+        name=name,
+        defaults={
+            "task": "execution.tasks.reconcile_kite_accounts",
+            "interval": every_30s,
+            "expire_seconds": 30,
+            "description": "Bring orders, fills and positions in line with Kite's order book, trades and net "
+            "positions; flag ledger/broker position differences.",
+        },
+    )
+    if was_created:
+        created.append(name)
     return created
 
 

@@ -61,3 +61,66 @@ def make_kite_account(db, kite_emulator):
 def infy(db):
     """INFY as the emulator knows it (token, lot 1, tick 0.05; last price 1500)."""
     return InstrumentFactory(tradingsymbol="INFY", instrument_token=408065, exchange="NSE")
+
+
+@pytest.fixture
+def kite_book(engine_running, kite_settings, make_kite_account, infy):
+    """``kite_book(n)``: n logged-in Kite accounts mapped to one INFY strategy; returns (strategy, accounts)."""
+    from tests.factories import MappingFactory, StrategyFactory
+
+    def make(n: int = 1, **strategy_fields):
+        strategy = StrategyFactory(instruments=[infy], **strategy_fields)
+        accounts = [make_kite_account(i + 1) for i in range(n)]
+        for account in accounts:
+            MappingFactory(
+                account=account, strategy=strategy, allocation_pct=Decimal("10"), risk_per_trade_pct=Decimal("1")
+            )
+        return strategy, accounts
+
+    return make
+
+
+def new_signal(strategy, instrument, *, target: int = 1, minute: int = 0):
+    """A signal priced at the emulator's INFY last price, stop 1% away."""
+    from strategies.services import signal_record
+
+    price = Decimal("1500")
+    stop = price * (Decimal("0.99") if target > 0 else Decimal("1.01"))
+    signal, _ = signal_record(
+        strategy=strategy,
+        instrument=instrument,
+        bar_time=timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=minute),
+        target=target,
+        price=price,
+        stop_price=stop,
+    )
+    return signal
+
+
+def order_posts(emu, tag: str, *, accepted_only: bool = False) -> int:
+    """POST /orders requests carrying ``tag`` that reached the emulator (not refused with 429, if asked)."""
+    return sum(
+        1
+        for r in emu.requests
+        if r.method == "POST"
+        and r.path.startswith("/orders/")
+        and r.params.get("tag") == tag
+        and not (accepted_only and r.status == 429)
+    )
+
+
+def assert_signal_invariants(emu, signal) -> None:
+    """At most one order per (signal, account) at Kite, and every order final or visibly flagged."""
+    from execution.models import FINAL_STATUSES, Order, OrderStatus
+
+    orders = list(Order.objects.filter(signal=signal).select_related("account"))
+    assert orders, "the signal made no orders"
+    for order in orders:
+        assert len(emu.orders(tag=order.tag)) <= 1, f"{order.tag}: more than one order at Kite"
+        assert order_posts(emu, order.tag, accepted_only=True) <= 1, f"{order.tag}: sent twice"
+        if order.status == OrderStatus.UNKNOWN:
+            assert order.status_message, f"{order.tag}: UNKNOWN without a message"
+        else:
+            assert order.status in FINAL_STATUSES, f"{order.tag}: still {order.status}"
+        if order.status in (OrderStatus.REJECTED, OrderStatus.BLOCKED):
+            assert order.status_message, f"{order.tag}: refused without a reason"

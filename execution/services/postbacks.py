@@ -1,0 +1,91 @@
+"""Kite order postbacks: verified by checksum, applied to the order they name, fills fetched after.
+
+A postback carries an order's status and cumulative filled quantity, not its trades. Fills are
+recorded only from the broker's trades (``/orders/{id}/trades``, fetched by a task after commit,
+or the periodic reconciliation), so every fill has one identity, the trade id, and counts once.
+
+Kite's checksum covers the order id and timestamp, not the status: it proves the postback came
+from Kite for that order. Positions never depend on a postback's word, only on trades.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from django.db import transaction
+
+from accounts.models import Account
+from accounts.models import Broker as BrokerKind
+
+from ..brokers.kite import KiteBroker
+from ..models import Order, OrderStatus
+from .orders_state import order_transition
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_FIELDS = ("user_id", "order_id", "order_timestamp", "checksum", "status")
+
+
+class PostbackInvalid(ValueError):
+    """Malformed: a field is missing or of the wrong type (HTTP 400)."""
+
+
+class PostbackRefused(PermissionError):
+    """Not from Kite for one of our accounts: unknown user or a checksum that does not verify (HTTP 403)."""
+
+
+def postback_checksum(*, order_id: str, order_timestamp: str, api_secret: str) -> str:
+    return hashlib.sha256(f"{order_id}{order_timestamp}{api_secret}".encode()).hexdigest()
+
+
+def postback_verify(*, payload: dict) -> Account:
+    """The Kite account a postback is for, if its checksum verifies with that account's api_secret."""
+    if not isinstance(payload, dict):
+        raise PostbackInvalid("The postback body must be a JSON object.")
+    for name in REQUIRED_FIELDS:
+        if not isinstance(payload.get(name), str | int) or payload.get(name) == "":
+            raise PostbackInvalid(f"The postback has no valid '{name}'.")
+    account = Account.objects.filter(broker=BrokerKind.KITE, zerodha_user_id=str(payload["user_id"])).first()
+    if account is None or not account.has_api_secret:
+        raise PostbackRefused("No Kite account with this user_id can verify the postback.")
+    expected = postback_checksum(
+        order_id=str(payload["order_id"]),
+        order_timestamp=str(payload["order_timestamp"]),
+        api_secret=account.get_api_secret(),
+    )
+    if not hmac.compare_digest(expected, str(payload["checksum"])):
+        raise PostbackRefused("The postback's checksum does not verify.")
+    return account
+
+
+def postback_apply(*, account: Account, payload: dict) -> Order | None:
+    """Apply a verified postback to the order it names (by tag, else broker order id).
+
+    Orders placed outside the system are ignored here (reconciliation flags their positions). A
+    COMPLETE is held at OPEN until the fills are recorded: the order completes from its trades.
+    """
+    entry = KiteBroker.broker_order(payload)
+    lookup = Order.objects.filter(account=account)
+    order = (lookup.filter(tag=entry.tag).first() if entry.tag else None) or (
+        lookup.filter(broker_order_id=entry.order_id).first()
+    )
+    if order is None:
+        logger.info("postback for order %s (tag %r) not placed by the system; ignored", entry.order_id, entry.tag)
+        return None
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        status = entry.status
+        if status == OrderStatus.COMPLETE and order.filled_quantity < entry.filled_quantity:
+            status = OrderStatus.OPEN
+        message = entry.status_message or None
+        if order.status == OrderStatus.UNKNOWN and not message:
+            message = "Confirmed by Kite's postback."
+        order_transition(order=order, status=status, message=message, broker_order_id=entry.order_id)
+        if entry.filled_quantity > order.filled_quantity:
+            from ..tasks import fetch_order_fills
+
+            order_id = order.id
+            transaction.on_commit(lambda: fetch_order_fills.delay(order_id))
+    return order
