@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -158,37 +159,65 @@ def instruments_load_csv(*, text: str, exchanges: set[str] | None = None) -> tup
     """
     import csv
     import io
-    from datetime import date as date_type
 
     reader = csv.DictReader(io.StringIO(text))
     missing = INSTRUMENT_CSV_COLUMNS - set(reader.fieldnames or [])
     if missing:
         raise InstrumentFileError(f"not a Kite instruments CSV: missing columns {sorted(missing)}")
-    rows = []
-    for line_number, row in enumerate(reader, start=2):
+    return instruments_load_rows(rows=reader, exchanges=exchanges, first_row=2, row_label="line")
+
+
+def instruments_load_rows(
+    *,
+    rows: Iterable[Mapping],
+    exchanges: set[str] | None = None,
+    first_row: int = 1,
+    row_label: str = "row",
+) -> tuple[int, int]:
+    """Create or update instruments from rows with Kite's instrument columns. Returns (created, updated).
+
+    A row holds either the CSV's strings or ``KiteConnect.instruments()``'s parsed values (numbers,
+    an expiry date). Every row is validated before anything is written: a bad list changes nothing.
+    """
+    values = []
+    for number, row in enumerate(rows, start=first_row):
+        missing = INSTRUMENT_CSV_COLUMNS - set(row)
+        if missing:
+            raise InstrumentFileError(f"{row_label} {number}: missing columns {sorted(missing)}")
         if exchanges and row["exchange"] not in exchanges:
             continue
         try:
-            tick = Decimal(row["tick_size"])
-            lot = int(row["lot_size"])
-            if tick <= 0 or lot <= 0:
-                raise ValueError("tick_size and lot_size must be positive")
-            rows.append(
-                {
-                    "instrument_token": int(row["instrument_token"]),
-                    "exchange_token": int(row["exchange_token"]) if row["exchange_token"] else None,
-                    "exchange": row["exchange"].strip(),
-                    "tradingsymbol": row["tradingsymbol"].strip(),
-                    "name": row["name"].strip()[:120],
-                    "segment": row["segment"].strip(),
-                    "instrument_type": row["instrument_type"].strip(),
-                    "lot_size": lot,
-                    "tick_size": tick,
-                    "expiry": date_type.fromisoformat(row["expiry"]) if row["expiry"] else None,
-                }
-            )
-        except (ValueError, ArithmeticError) as exc:
-            raise InstrumentFileError(f"line {line_number}: {exc}") from None
+            values.append(_instrument_values(row))
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise InstrumentFileError(f"{row_label} {number}: {exc}") from None
+    return _instruments_save(values)
+
+
+def _instrument_values(row: Mapping) -> dict:
+    from datetime import date as date_type
+
+    tick = Decimal(str(row["tick_size"]))
+    lot = int(row["lot_size"])
+    if tick <= 0 or lot <= 0:
+        raise ValueError("tick_size and lot_size must be positive")
+    expiry = row["expiry"]
+    if expiry and not isinstance(expiry, date_type):
+        expiry = date_type.fromisoformat(str(expiry))
+    return {
+        "instrument_token": int(row["instrument_token"]),
+        "exchange_token": int(row["exchange_token"]) if row["exchange_token"] not in ("", None) else None,
+        "exchange": str(row["exchange"]).strip(),
+        "tradingsymbol": str(row["tradingsymbol"]).strip(),
+        "name": str(row["name"]).strip()[:120],
+        "segment": str(row["segment"]).strip(),
+        "instrument_type": str(row["instrument_type"]).strip(),
+        "lot_size": lot,
+        "tick_size": tick,
+        "expiry": expiry or None,
+    }
+
+
+def _instruments_save(rows: list[dict]) -> tuple[int, int]:
     created = updated = 0
     with transaction.atomic():
         for values in rows:
@@ -197,6 +226,16 @@ def instruments_load_csv(*, text: str, exchanges: set[str] | None = None) -> tup
             created += was_created
             updated += not was_created
     return created, updated
+
+
+def instruments_sync_kite(*, exchange: str | None = None) -> tuple[int, int]:
+    """Load Kite's instrument list (one exchange, or all) through the data account. Returns (created, updated).
+
+    Raises MarketDataUnavailable when there is no logged-in data account or Kite fails.
+    """
+    from .marketdata.kite import fetch_instruments
+
+    return instruments_load_rows(rows=fetch_instruments(exchange))
 
 
 # --- creating and editing strategies (the API and the admin) ------------------------------------

@@ -24,9 +24,17 @@ CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
 class DatabaseMarketData(MarketDataSource):
     label = "database"
 
-    def __init__(self, calendar: MarketCalendar | None = None) -> None:
+    def __init__(self, calendar: MarketCalendar | None = None, *, candle_source: str | None = None) -> None:
         self.calendar = calendar if calendar is not None else MarketCalendar()
         self.follows_exchange_calendar = not self.calendar.around_the_clock
+        # Only candles stored by this source (e.g. "kite" for the Kite cache); None reads them all.
+        self.candle_source = candle_source
+
+    def _stored(self, instrument: InstrumentLike):
+        from strategies.models import Candle
+
+        stored = Candle.objects.filter(instrument__instrument_token=instrument.instrument_token)
+        return stored.filter(source=self.candle_source) if self.candle_source else stored
 
     def _is_complete(self, timeframe: str, start: datetime, end: datetime) -> bool:
         try:
@@ -37,19 +45,14 @@ class DatabaseMarketData(MarketDataSource):
         return close <= end
 
     def candles(self, instrument: InstrumentLike, timeframe: str, end: datetime, count: int) -> pd.DataFrame:
-        from strategies.models import Candle
-
         if timeframe not in TIMEFRAME_MINUTES:
             raise ValueError(f"unknown timeframe {timeframe!r}")
         end = to_market_time(end)
         if count <= 0:
             return _empty_frame()
         rows = list(
-            Candle.objects.filter(
-                instrument__instrument_token=instrument.instrument_token,
-                timeframe=timeframe,
-                start__lte=end,
-            )
+            self._stored(instrument)
+            .filter(timeframe=timeframe, start__lte=end)
             .order_by("-start")
             .values_list("start", "open", "high", "low", "close", "volume")[: count + 2]
         )
@@ -65,13 +68,11 @@ class DatabaseMarketData(MarketDataSource):
         return pd.DataFrame(data, index=index, columns=list(CANDLE_COLUMNS))
 
     def ltp(self, instruments: list[InstrumentLike], at: datetime | None = None) -> dict[int, Decimal]:
-        from strategies.models import Candle
-
         at = to_market_time(at) if at is not None else None
         out: dict[int, Decimal] = {}
         missing: list[str] = []
         for instrument in instruments:
-            base = Candle.objects.filter(instrument__instrument_token=instrument.instrument_token)
+            base = self._stored(instrument)
             if at is not None:
                 base = base.filter(start__lte=at)
             row = base.filter(timeframe="1m").order_by("-start").values_list("close", flat=True).first()
