@@ -14,7 +14,16 @@ def engine_running(db):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
+def kite_emulator_session():
+    """One local Kite emulator for the whole run; the Celery worker subprocess is pointed at it."""
+    from tests.kite_emulator import KiteEmulator
+
+    with KiteEmulator() as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, kite_emulator_session):
     """A real Celery worker process on Redis, reading the test database.
 
     Tests that use it need committed data: mark them ``django_db(transaction=True)``.
@@ -33,6 +42,8 @@ def celery_worker(django_db_setup, django_db_blocker):
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
+        "KITE_API_ROOT": kite_emulator_session.root,
+        "KITE_TIMEOUT_SECONDS": "2",
     }
     worker = start_worker(env=env, concurrency=4, log=log)
     try:
