@@ -168,3 +168,11 @@ def test_lists_are_read_only(staff, history):
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETE
     assert Decimal(staff.get(f"/api/orders/{order.id}").json()["reference_price"]) == Decimal("100")
+
+
+def test_times_with_any_offset_are_read_as_utc_and_impossible_ones_refused(staff, history):
+    # PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows: the filter normalises to UTC.
+    assert staff.get("/api/orders", {"created_after": "2001-09-07T12:35:02+16:49"}).status_code == 200
+    out_of_range = staff.get("/api/orders", {"created_before": "0001-01-01T01:00:00+05:00"})
+    assert out_of_range.status_code == 400
+    assert "out of range" in error_of(out_of_range)["fields"]["created_before"][0]

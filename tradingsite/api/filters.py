@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters as filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from accounts.models import Account
 from execution.models import AccountStrategy, Fill, Order, Position
 from risk.models import RiskDecisionRecord
 from strategies.models import Instrument, Signal, Strategy
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, with any offset, turned into UTC.
+
+    Python accepts offsets up to ±23:59 and PostgreSQL only up to ±15:59, and a time near year 1
+    can leave the calendar once shifted: normalising here refuses those with a 400, not a 500.
+    """
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("This time is out of range.", code="invalid")
+
+
+class TimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class InstrumentSymbolFilter(filters.CharFilter):
@@ -55,8 +80,8 @@ class MappingFilter(filters.FilterSet):
 class OrderFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=Order._meta.get_field("status").choices)
     symbol = InstrumentSymbolFilter()
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = TimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = TimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Order
@@ -67,8 +92,8 @@ class FillFilter(filters.FilterSet):
     strategy = filters.ModelChoiceFilter(field_name="order__strategy", queryset=Strategy.objects.all())
     instrument = filters.ModelChoiceFilter(field_name="order__instrument", queryset=Instrument.objects.all())
     symbol = InstrumentSymbolFilter(prefix="order__instrument__")
-    filled_after = filters.IsoDateTimeFilter(field_name="filled_at", lookup_expr="gte")
-    filled_before = filters.IsoDateTimeFilter(field_name="filled_at", lookup_expr="lt")
+    filled_after = TimeFilter(field_name="filled_at", lookup_expr="gte")
+    filled_before = TimeFilter(field_name="filled_at", lookup_expr="lt")
 
     class Meta:
         model = Fill
@@ -92,8 +117,8 @@ class PositionFilter(filters.FilterSet):
 class SignalFilter(filters.FilterSet):
     target = filters.TypedChoiceFilter(choices=[(1, "1"), (0, "0"), (-1, "-1")], coerce=int)
     symbol = InstrumentSymbolFilter()
-    bar_after = filters.IsoDateTimeFilter(field_name="bar_time", lookup_expr="gte")
-    bar_before = filters.IsoDateTimeFilter(field_name="bar_time", lookup_expr="lt")
+    bar_after = TimeFilter(field_name="bar_time", lookup_expr="gte")
+    bar_before = TimeFilter(field_name="bar_time", lookup_expr="lt")
 
     class Meta:
         model = Signal
@@ -102,8 +127,8 @@ class SignalFilter(filters.FilterSet):
 
 class RiskDecisionFilter(filters.FilterSet):
     symbol = InstrumentSymbolFilter()
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = TimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = TimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = RiskDecisionRecord
