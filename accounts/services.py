@@ -125,17 +125,6 @@ def account_create_zerodha(
     return _validated_save(account, api_secret=api_secret)
 
 
-def account_login_url(*, account: Account) -> str:
-    """Where the operator logs this Kite account in: the Kite login flow's URL if it is installed,
-    else Kite Connect's own login URL for the account's api_key."""
-    builder = globals().get("kite_login_url")  # the Kite login flow's, once it lands in this module
-    if builder is not None:
-        return builder(account=account)
-    from kiteconnect import KiteConnect
-
-    return KiteConnect(api_key=account.api_key).login_url()
-
-
 # --- secrets at rest ------------------------------------------------------------------------------
 
 SECRET_FIELDS = ("api_secret_encrypted", "access_token_encrypted")

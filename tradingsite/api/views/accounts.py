@@ -72,7 +72,7 @@ class AccountViewSet(
         body = {
             "id": account.id,
             "account": AccountSerializer(account).data,
-            "login_url": account_services.account_login_url(account=account),
+            "login_url": account_services.kite_login_url(account),
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
