@@ -39,8 +39,28 @@ def execute_signal_for_account(signal_id: int, account_id: int) -> list[int]:
 
 
 @shared_task(ignore_result=True)
-def mark_to_market() -> int:
-    return services.mark_open_positions()
+def mark_to_market() -> dict:
+    """Every 15 s from beat: mark open positions in market hours, then enforce the daily loss limits."""
+    run = services.mark_to_market_tick()
+    return {"skipped": run.skipped, "marked": run.marked, "halted": [b.account.id for b in run.breaches]}
+
+
+@shared_task(ignore_result=True)
+def intraday_square_off() -> dict:
+    """Every minute from beat; acts only in the MIS square-off window of a trading day."""
+    run = services.intraday_square_off()
+    if run.report is None:
+        return {"skipped": run.skipped}
+    return {"exits": [o.id for o in run.report.exit_orders], "cancelled": [o.id for o in run.report.cancelled]}
+
+
+@shared_task(ignore_result=True)
+def emergency_stop(reason: str, actor_id: int | None = None) -> str:
+    """The emergency stop in a worker, for callers that must not wait for every broker call."""
+    from django.contrib.auth import get_user_model
+
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    return services.emergency_stop(actor=actor, reason=reason).summary
 
 
 # --- Kite order updates: resolution of UNKNOWN orders, fills after postbacks, reconciliation --------

@@ -1,6 +1,20 @@
 """Reads of the engine's safety state."""
 
-from .models import EngineState, RiskDecisionRecord, RiskEvent
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+
+from accounts.models import AccountStatus
+
+from .models import EngineState, RiskDecisionRecord, RiskEvent, RiskEventKind
+
+# The events that halt or resume an account; the latest of them says why a halted account is halted.
+HALT_EVENT_KINDS = (RiskEventKind.ACCOUNT_HALTED, RiskEventKind.DAILY_LOSS_BREACH, RiskEventKind.ACCOUNT_RESUMED)
+HALT_DAILY_LOSS = "daily_loss"
+HALT_OPERATOR = "operator"
 
 
 def engine_state() -> EngineState:
@@ -13,14 +27,52 @@ def engine_is_running() -> bool:
     return bool(state and state["running"] and not state["kill_switch"])
 
 
-def risk_decisions(*, account_id: int | None = None, on_date=None):
-    qs = RiskDecisionRecord.objects.select_related("account", "instrument", "strategy")
-    if account_id:
+def risk_decisions(
+    *, account_id: int | None = None, on_date: date | None = None, approved: bool | None = None
+) -> QuerySet[RiskDecisionRecord]:
+    """Pre-trade decisions, newest first: per account, per market day (IST), approved or refused."""
+    qs = RiskDecisionRecord.objects.select_related("account", "instrument", "strategy", "order")
+    if account_id is not None:
         qs = qs.filter(account_id=account_id)
-    if on_date:
-        qs = qs.filter(created_at__date=on_date)
+    if on_date is not None:
+        start = datetime.combine(on_date, time.min, tzinfo=ZoneInfo(settings.MARKET_TIME_ZONE))
+        qs = qs.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
+    if approved is not None:
+        qs = qs.filter(approved=approved)
     return qs
+
+
+def failed_checks(record: RiskDecisionRecord) -> list[dict]:
+    """The checks that refused a decision, each ``{"name", "passed", "reason"}``."""
+    return [check for check in record.checks if not check.get("passed")]
 
 
 def recent_risk_events(*, limit: int = 20):
     return RiskEvent.objects.select_related("account", "strategy", "actor")[:limit]
+
+
+def last_halt_event(*, account_id: int) -> RiskEvent | None:
+    """The latest event that halted or resumed the account."""
+    return (
+        RiskEvent.objects.filter(account_id=account_id, kind__in=HALT_EVENT_KINDS)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def halt_kinds(*, account_ids: list[int]) -> dict[int, str]:
+    """Why each halted account among ``account_ids`` is halted: ``"daily_loss"`` (lifted on the next
+    trading day) or ``"operator"`` (only an operator resumes it; also a halt with no event). One query."""
+    latest = dict(
+        RiskEvent.objects.filter(account_id__in=account_ids, account__status=AccountStatus.HALTED)
+        .filter(kind__in=HALT_EVENT_KINDS)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("account_id")], order_by=[F("created_at").desc(), F("id").desc()])
+        )
+        .filter(rank=1)
+        .values_list("account_id", "kind")
+    )
+    return {
+        account_id: HALT_DAILY_LOSS if kind == RiskEventKind.DAILY_LOSS_BREACH else HALT_OPERATOR
+        for account_id, kind in latest.items()
+    }

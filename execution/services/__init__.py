@@ -1,14 +1,25 @@
 """Writes for execution. Each module holds one part of the path of a bar."""
 
+from .daily_loss import daily_loss_enforce, mark_to_market_tick
+from .emergency import account_flatten, emergency_stop, kill_switch_reset, strategy_stop
 from .engine import BarRun, fan_out_targets, run_timeframe
 from .mappings import mapping_save, mappings_total_allocation
 from .orders import execute_signal_for_account, place_order, plan_legs
 from .orders_state import order_transition
 from .positions import fill_record, mark_open_positions, mark_to_market
 from .signals import manual_signal_submit, signal_submit
+from .squareoff import flatten, intraday_square_off
 
 __all__ = [
     "BarRun",
+    "account_flatten",
+    "daily_loss_enforce",
+    "emergency_stop",
+    "flatten",
+    "intraday_square_off",
+    "kill_switch_reset",
+    "mark_to_market_tick",
+    "strategy_stop",
     "execute_signal_for_account",
     "fan_out_targets",
     "fill_record",

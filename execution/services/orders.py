@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from risk.checks import RiskContext, evaluate
+from risk.checks import OrderProposal, RiskContext, RiskDecision, evaluate
 from risk.models import RiskDecisionRecord
 from risk.sizing import size_position
 from strategies.models import Signal
@@ -144,19 +144,16 @@ def _decide_and_record(*, account, signal, mapping, plan, quantity, context: Ris
     summary = decision.summary
     if sizing is not None and quantity == 0:
         summary = f"Sized to zero: {sizing.reason}"
-    record = RiskDecisionRecord.objects.create(
+    record = risk_decision_record(
         account=account,
         strategy=signal.strategy,
         signal=signal,
         instrument=instrument,
-        side=plan.side,
-        quantity=quantity,
-        reference_price=signal.price,
-        is_exit=proposal.is_exit,
+        proposal=proposal,
+        decision=decision,
         approved=approved,
         summary=summary,
-        checks=[{"name": r.name, "passed": r.passed, "reason": r.reason} for r in decision.results],
-        sizing=_sizing_json(sizing),
+        sizing=sizing,
     )
     return Order.objects.create(
         account=account,
@@ -174,6 +171,35 @@ def _decide_and_record(*, account, signal, mapping, plan, quantity, context: Ris
         status=OrderStatus.PENDING if approved else OrderStatus.BLOCKED,
         status_message="" if approved else summary,
         reason=f"{signal.get_source_display()} signal: {signal}",
+    )
+
+
+def risk_decision_record(
+    *,
+    account,
+    strategy,
+    signal,
+    instrument,
+    proposal: OrderProposal,
+    decision: RiskDecision,
+    approved: bool,
+    summary: str,
+    sizing=None,
+) -> RiskDecisionRecord:
+    """Record one pre-trade decision, approved or not, with every check's result and reason."""
+    return RiskDecisionRecord.objects.create(
+        account=account,
+        strategy=strategy,
+        signal=signal,
+        instrument=instrument,
+        side=proposal.side,
+        quantity=proposal.quantity,
+        reference_price=proposal.reference_price,
+        is_exit=proposal.is_exit,
+        approved=approved,
+        summary=summary,
+        checks=[{"name": r.name, "passed": r.passed, "reason": r.reason} for r in decision.results],
+        sizing=_sizing_json(sizing),
     )
 
 

@@ -52,31 +52,52 @@ def ensure_beat_schedules() -> list[str]:
         if was_created:
             created.append(name)
     every_15s, _ = IntervalSchedule.objects.get_or_create(every=15, period=IntervalSchedule.SECONDS)
-    name = f"{SCHEDULE_PREFIX}mark to market"
-    _, was_created = PeriodicTask.objects.get_or_create(
-        name=name,
-        defaults={
-            "task": "execution.tasks.mark_to_market",
-            "interval": every_15s,
-            "expire_seconds": 15,
-            "description": "Mark open positions to the last price; feeds the daily loss check.",
-        },
-    )
-    if was_created:
-        created.append(name)
-    name = f"{SCHEDULE_PREFIX}kite pre-open login check"
-    _, was_created = PeriodicTask.objects.get_or_create(
-        name=name,
-        defaults={
-            "task": "risk.tasks.kite_preopen_login_check",
-            "crontab": _crontab("45", hour="8", day_of_week="1-5"),
-            "expire_seconds": 1800,
-            "description": "08:45 IST on trading days: warn (a NEEDS_LOGIN risk event) about every Kite "
-            "account not logged in for the day.",
-        },
-    )
-    if was_created:
-        created.append(name)
+    housekeeping = [
+        (
+            f"{SCHEDULE_PREFIX}mark to market",
+            {
+                "task": "execution.tasks.mark_to_market",
+                "interval": every_15s,
+                "expire_seconds": 15,
+                "description": "Mark open positions to the last price in market hours; halt accounts past their "
+                "daily loss limit.",
+            },
+        ),
+        (
+            f"{SCHEDULE_PREFIX}square off MIS",
+            {
+                "task": "execution.tasks.intraday_square_off",
+                "crontab": _crontab("*"),
+                "expire_seconds": 60,
+                "description": "From MIS_SQUARE_OFF_TIME (default 15:15 IST) on trading days, close every MIS "
+                "position before the broker's own square-off; acts only in that window.",
+            },
+        ),
+        (
+            f"{SCHEDULE_PREFIX}lift daily-loss halts",
+            {
+                "task": "risk.tasks.lift_daily_loss_halts",
+                "crontab": _crontab("*/15"),
+                "expire_seconds": 900,
+                "description": "At a trading day's session start, resume accounts halted for daily loss on an "
+                "earlier day (operator halts stay).",
+            },
+        ),
+        (
+            f"{SCHEDULE_PREFIX}kite pre-open login check",
+            {
+                "task": "risk.tasks.kite_preopen_login_check",
+                "crontab": _crontab("45", hour="8", day_of_week="1-5"),
+                "expire_seconds": 1800,
+                "description": "08:45 IST on trading days: warn (a NEEDS_LOGIN risk event) about every Kite "
+                "account not logged in for the day.",
+            },
+        ),
+    ]
+    for name, defaults in housekeeping:
+        _, was_created = PeriodicTask.objects.get_or_create(name=name, defaults=defaults)
+        if was_created:
+            created.append(name)
     # Orders, trades and positions of every logged-in Kite account against Kite's books. It only
     # reads and records, so an emergency stop leaves it running.
     every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
@@ -96,8 +117,13 @@ def ensure_beat_schedules() -> list[str]:
     return created
 
 
+# The schedules that make strategies trade. Housekeeping (mark to market, the MIS square-off,
+# lifting daily-loss halts) only watches or reduces risk, so an emergency stop leaves it running.
+TRADING_TASKS = ("execution.tasks.run_timeframe",)
+
+
 def set_trading_schedules_enabled(*, enabled: bool) -> int:
-    """Enable or disable every trading schedule (emergency stop disables them)."""
-    changed = PeriodicTask.objects.filter(name__startswith=SCHEDULE_PREFIX).update(enabled=enabled)
+    """Enable or disable every schedule that evaluates strategies (emergency stop disables them)."""
+    changed = PeriodicTask.objects.filter(task__in=TRADING_TASKS).exclude(enabled=enabled).update(enabled=enabled)
     PeriodicTasks.update_changed()  # a bulk update sends no signal: tell beat to reload
     return changed

@@ -1,0 +1,81 @@
+"""Daily loss: mark open positions to market, then halt (and optionally flatten) any account whose
+P&L today (realised + unrealised) has reached minus its daily loss limit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+from accounts.models import Account, AccountStatus
+from risk import services as risk_services
+from risk.models import RiskEventKind
+from risk.sizing import format_inr
+
+from .. import selectors
+from .positions import mark_open_positions
+from .squareoff import REASON_DAILY_LOSS, FlattenReport, flatten
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DailyLossBreach:
+    account: Account
+    daily_pnl: Decimal
+    flatten: FlattenReport | None = None
+
+
+@dataclass
+class MarkToMarketRun:
+    skipped: str = ""
+    marked: int = 0
+    breaches: list[DailyLossBreach] = field(default_factory=list)
+
+
+def mark_to_market_tick(*, now: datetime | None = None) -> MarkToMarketRun:
+    """The 15-second beat tick: mark, then enforce the daily loss limits.
+
+    Only while the market is open: exchange data has no new prices outside the session (the
+    around-the-clock simulated market is always open).
+    """
+    from strategies.selectors import market_data_source
+
+    now = now or timezone.now()
+    if not market_data_source().calendar.is_open(now):
+        return MarkToMarketRun(skipped="market closed")
+    marked = mark_open_positions()
+    return MarkToMarketRun(marked=marked, breaches=daily_loss_enforce(now=now))
+
+
+def daily_loss_enforce(*, now: datetime | None = None) -> list[DailyLossBreach]:
+    """Halt every active account at or beyond its daily loss limit; flatten those that ask for it.
+
+    A halted account takes no new entries until an operator resumes it or the next trading day
+    begins (``risk.services.daily_loss_halts_lift``); exits stay possible throughout.
+    """
+    pnl = {row["account_id"]: row["total"] for row in selectors.pnl_by_account(now)}
+    breaches = []
+    for account in Account.objects.filter(status=AccountStatus.ACTIVE):
+        today = pnl.get(account.id, Decimal("0"))
+        if today > -account.daily_loss_limit:
+            continue
+        reason = (
+            f"Daily loss limit breached: today's P&L {format_inr(today)} reached the limit of "
+            f"{format_inr(account.daily_loss_limit)}."
+        )
+        account = risk_services.account_halt(account=account, reason=reason, kind=RiskEventKind.DAILY_LOSS_BREACH)
+        breach = DailyLossBreach(account=account, daily_pnl=today)
+        if account.auto_flatten_on_daily_loss:
+            breach.flatten = flatten(
+                scope={"account_id": account.id}, reason_code=REASON_DAILY_LOSS, reason=reason, now=now
+            )
+            risk_services.risk_event_record(
+                kind=RiskEventKind.SQUARE_OFF, account=account, message=breach.flatten.summary
+            )
+        logger.warning("%s: %s", account, reason)
+        breaches.append(breach)
+    return breaches

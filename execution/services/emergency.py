@@ -1,0 +1,122 @@
+"""Emergency stop, kill-switch reset, strategy stop and account flatten: the operator's big buttons.
+
+The API, the dashboard and the ``emergency_stop`` command all call these; each records who did
+it and when in the risk audit log, and each is safe to call twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from accounts.models import Account
+from risk import services as risk_services
+from risk.models import EngineState, RiskEventKind
+from strategies.models import Strategy
+
+from .schedules import set_trading_schedules_enabled
+from .squareoff import (
+    REASON_ACCOUNT_FLATTEN,
+    REASON_EMERGENCY,
+    REASON_STRATEGY_STOP,
+    FlattenReport,
+    flatten,
+)
+
+
+@dataclass
+class EmergencyStopReport:
+    stopped_at: datetime
+    actor: str
+    reason: str
+    was_already_active: bool
+    schedules_disabled: int
+    flatten: FlattenReport = field(repr=False)
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"Emergency stop by {self.actor}: kill switch on, engine stopped, "
+            f"{self.schedules_disabled} trading schedule(s) disabled; {self.flatten.summary}"
+        )
+
+
+def _actor_name(actor) -> str:
+    return str(actor) if actor is not None and getattr(actor, "is_authenticated", True) else "the system"
+
+
+def _actor_or_none(actor):
+    # An anonymous user (or none) is recorded as no actor: the event still says when.
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def emergency_stop(*, actor=None, reason: str) -> EmergencyStopReport:
+    """Stop everything now and bring every account flat.
+
+    In this order: the global kill switch trips and the engine stops (one commit: from then on no
+    new entry passes the risk checks); the beat schedules that evaluate strategies are disabled;
+    every open order on every account is cancelled; every position the system holds on every
+    account gets a MARKET exit (exits pass the sanity checks only). Who and when is recorded.
+
+    Calling it again is harmless: it records the call, finds the flat positions flat and the
+    in-flight exits in flight, and retries only exits that were refused.
+    """
+    reason = (reason or "").strip() or "Emergency stop"
+    actor = _actor_or_none(actor)
+    event, was_already_active = risk_services.kill_switch_trip(actor=actor, reason=reason)
+    disabled = set_trading_schedules_enabled(enabled=False)
+    report = flatten(scope={}, reason_code=REASON_EMERGENCY, reason=f"Emergency stop: {reason}")
+    risk_services.risk_event_record(kind=RiskEventKind.SQUARE_OFF, actor=actor, message=report.summary)
+    return EmergencyStopReport(
+        stopped_at=event.created_at,
+        actor=_actor_name(actor),
+        reason=reason,
+        was_already_active=was_already_active,
+        schedules_disabled=disabled,
+        flatten=report,
+    )
+
+
+def kill_switch_reset(*, actor=None, reason: str) -> EngineState:
+    """Re-arm after an emergency stop: the kill switch goes off and the trading schedules come back.
+
+    The engine stays stopped: trading resumes only when an operator starts it.
+    """
+    reason = (reason or "").strip() or "Kill switch reset"
+    state = risk_services.kill_switch_clear(actor=_actor_or_none(actor), reason=reason)
+    set_trading_schedules_enabled(enabled=True)
+    return state
+
+
+def strategy_stop(*, strategy: Strategy, actor=None, reason: str) -> FlattenReport:
+    """Disable one strategy and close only its positions, on every account it trades.
+
+    Other strategies' positions in the same instruments are left alone: positions are kept per
+    (account, strategy, instrument, product), and only this strategy's are in scope.
+    """
+    reason = (reason or "").strip() or "Strategy stopped"
+    actor = _actor_or_none(actor)
+    risk_services.strategy_trading_disable(strategy=strategy, actor=actor, reason=reason)
+    report = flatten(
+        scope={"strategy_id": strategy.pk},
+        reason_code=REASON_STRATEGY_STOP,
+        reason=f"Strategy {strategy.name} stopped: {reason}",
+    )
+    risk_services.risk_event_record(
+        kind=RiskEventKind.SQUARE_OFF, strategy=strategy, actor=actor, message=report.summary
+    )
+    return report
+
+
+def account_flatten(*, account: Account, actor=None, reason: str) -> FlattenReport:
+    """Cancel one account's open orders and close all its positions. The account's state is not
+    changed: halt it too (``risk.services.account_halt``) to keep strategies from re-entering."""
+    reason = (reason or "").strip() or "Account flattened"
+    actor = _actor_or_none(actor)
+    report = flatten(
+        scope={"account_id": account.pk},
+        reason_code=REASON_ACCOUNT_FLATTEN,
+        reason=f"{account.name} flattened: {reason}",
+    )
+    risk_services.risk_event_record(kind=RiskEventKind.SQUARE_OFF, account=account, actor=actor, message=report.summary)
+    return report

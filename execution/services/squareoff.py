@@ -1,0 +1,376 @@
+"""Cancelling open orders and closing positions: the one way the system flattens anything.
+
+Emergency stop, strategy stop, account flatten, the daily-loss auto-flatten and the intraday
+(MIS) square-off all call ``flatten`` with a different scope, so they behave alike: open orders
+are cancelled first (so none fills behind the exit), then every open position in the scope gets
+a MARKET exit that passes the sanity checks only (``risk.checks``: exits skip entry limits), is
+recorded with its decision like any order, and is placed through ``place_order``.
+
+Running it twice is harmless: exits are created under the account lock, a position with an exit
+still in flight gets no second one, and each exit's tag is derived from the position, the day,
+the reason and the attempt (``execution.tags.position_exit_tag``), so no two are ever the same
+order. A later run retries only what is still open after a refused or cancelled exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as time_module
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from risk.checks import KITE_MAX_ORDERS_PER_SECOND, evaluate
+from strategies.calendar import to_market_time
+from strategies.models import Product
+
+from .. import selectors
+from ..brokers import BrokerError, BrokerRejected, BrokerUnavailable, RateLimited, SessionExpired, broker_for
+from ..models import AccountStrategy, Order, OrderLeg, OrderStatus, OrderType, Position
+from ..tags import position_exit_tag
+from . import locks
+from .orders import place_order, risk_decision_record
+from .orders_state import order_transition
+from .risk_context import build_risk_context, proposal_for
+
+logger = logging.getLogger(__name__)
+
+# One letter in the exit tag: why the system closed the position.
+REASON_EMERGENCY = "E"
+REASON_STRATEGY_STOP = "S"
+REASON_ACCOUNT_FLATTEN = "F"
+REASON_DAILY_LOSS = "D"
+REASON_INTRADAY = "M"
+
+# A position larger than the account's per-order caps is closed in several orders, up to this many
+# per run (a later run continues); more would take seconds at Kite's 10 orders a second.
+MAX_EXIT_ORDERS_PER_POSITION = 20
+# Cancels are safe to repeat, placements are not: only cancels are retried.
+CANCEL_ATTEMPTS = 3
+CANCEL_BACKOFF_SECONDS = 0.25
+# The MIS square-off keeps retrying what is still open for this long after its time.
+INTRADAY_SQUARE_OFF_WINDOW = timedelta(minutes=15)
+
+CANCELLABLE = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.UNKNOWN)
+
+
+@dataclass
+class FlattenReport:
+    """What a flatten did. Exit orders are reloaded after placement: their status tells the rest."""
+
+    reason: str
+    cancelled: list[Order] = field(default_factory=list)
+    not_cancelled: dict[int, str] = field(default_factory=dict)  # order id -> why it is still open
+    exit_orders: list[Order] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)  # position id -> why it got no exit now
+
+    @property
+    def failed_exits(self) -> list[Order]:
+        """Exits refused by the checks or the broker: those positions are still open."""
+        return [o for o in self.exit_orders if o.status in (OrderStatus.BLOCKED, OrderStatus.REJECTED)]
+
+    @property
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.cancelled)} open order(s) cancelled",
+            f"{len(self.exit_orders)} exit order(s) sent",
+        ]
+        if self.not_cancelled:
+            parts.append(f"{len(self.not_cancelled)} order(s) could not be cancelled")
+        if self.failed_exits:
+            parts.append(f"{len(self.failed_exits)} exit(s) refused, those positions are still open")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} position(s) skipped (an exit already in flight)")
+        return f"{self.reason}: " + ", ".join(parts) + "."
+
+    def merge(self, other: FlattenReport) -> None:
+        self.cancelled += other.cancelled
+        self.not_cancelled.update(other.not_cancelled)
+        self.exit_orders += other.exit_orders
+        self.skipped.update(other.skipped)
+
+
+def flatten(*, scope: dict, reason_code: str, reason: str, now: datetime | None = None) -> FlattenReport:
+    """Cancel the open orders and close the open positions matching ``scope``.
+
+    ``scope`` filters both orders and positions: ``{}`` (everything), ``{"account_id": 1}``,
+    ``{"strategy_id": 2}``, ``{"product": "MIS"}``. Calls brokers: never inside a transaction.
+    """
+    report = FlattenReport(reason=reason)
+    orders_cancel_open(scope=scope, reason=reason, report=report)
+    positions_close(scope=scope, reason_code=reason_code, reason=reason, now=now, report=report)
+    return report
+
+
+# --- cancelling ---------------------------------------------------------------------------------
+
+
+def orders_cancel_open(*, scope: dict, reason: str, report: FlattenReport) -> None:
+    """Cancel every order in ``scope`` that may still fill, except MARKET exits already sent.
+
+    An order not yet sent is cancelled by claiming it the way ``place_order`` does, so a worker
+    about to send it finds it taken. A sent one is cancelled at its broker (retrying only on
+    transient errors); one whose broker id is unknown is left to reconciliation by tag.
+    """
+    brokers = {}
+    orders = (
+        Order.objects.filter(**scope, status__in=CANCELLABLE)
+        # A MARKET exit already sent is what a square-off would send: left to fill, not churned.
+        .exclude(Q(leg=OrderLeg.EXIT, order_type=OrderType.MARKET) & ~Q(placed_at=None))
+        .select_related("account")
+        .order_by("id")
+    )
+    for order in orders:
+        if order.status == OrderStatus.PENDING and order.placed_at is None:
+            claimed = Order.objects.filter(pk=order.pk, status=OrderStatus.PENDING, placed_at__isnull=True).update(
+                placed_at=timezone.now()
+            )
+            order.refresh_from_db()
+            if claimed:
+                message = f"Cancelled before it was sent: {reason}"
+                order_transition(order=order, status=OrderStatus.CANCELLED, message=message)
+                report.cancelled.append(order)
+                continue
+        if order.is_final:
+            continue
+        if not order.broker_order_id:
+            report.not_cancelled[order.id] = (
+                f"{order.tag}: being sent or its outcome unknown; reconciliation resolves it by tag"
+            )
+            continue
+        broker = brokers.get(order.account_id) or brokers.setdefault(order.account_id, broker_for(order.account))
+        problem = _cancel_at_broker(broker=broker, order=order)
+        if problem:
+            report.not_cancelled[order.id] = f"{order.tag}: {problem}"
+            continue
+        order_transition(order=order, status=OrderStatus.CANCELLED, message=f"Cancelled: {reason}")
+        report.cancelled.append(order)
+
+
+def _cancel_at_broker(*, broker, order: Order) -> str:
+    """Ask the broker to cancel; returns '' on success or why it did not happen."""
+    for attempt in range(CANCEL_ATTEMPTS):
+        try:
+            broker.cancel_order(order.broker_order_id)
+            return ""
+        except (BrokerUnavailable, RateLimited) as exc:
+            if attempt + 1 == CANCEL_ATTEMPTS:
+                return f"the broker did not answer ({exc})"
+            time_module.sleep(CANCEL_BACKOFF_SECONDS * 2**attempt)
+        except SessionExpired as exc:
+            return f"the account's Kite session is gone ({exc})"
+        except BrokerRejected as exc:
+            return f"the broker refused the cancel ({exc})"
+        except BrokerError as exc:
+            return f"cancel failed ({exc})"
+    return "cancel failed"
+
+
+# --- closing --------------------------------------------------------------------------------------
+
+
+def exit_chunks(*, quantity: int, lot_size: int, max_quantity: int, max_value: Decimal, price: Decimal) -> list[int]:
+    """Split an exit of ``quantity`` into orders each within the account's per-order caps.
+
+    A position can outgrow the caps after it was opened (the price rose, the operator lowered a
+    cap); one order would then be refused by the sanity checks and the position would stay open.
+    If not even one lot fits, one order for everything is returned, for the checks to refuse
+    with their reason.
+    """
+    per_order = max_quantity
+    if price > 0:
+        per_order = min(per_order, int(max_value // price))
+    per_order -= per_order % max(lot_size, 1)
+    if per_order <= 0 or quantity <= per_order:
+        return [quantity]
+    full, rest = divmod(quantity, per_order)
+    chunks = [per_order] * full + ([rest] if rest else [])
+    return chunks[:MAX_EXIT_ORDERS_PER_POSITION]
+
+
+def positions_close(
+    *, scope: dict, reason_code: str, reason: str, now: datetime | None = None, report: FlattenReport
+) -> None:
+    """Send a MARKET exit for every open position in ``scope`` (see the module docstring)."""
+    now = now or timezone.now()
+    positions = list(Position.objects.filter(**scope).exclude(quantity=0).select_related("instrument").order_by("id"))
+    if not positions:
+        return
+    prices = _last_prices([p.instrument for p in positions])
+    market_open = _market_open(now)
+    on_date = to_market_time(now).date()
+    for position in positions:
+        price = prices.get(position.instrument.instrument_token) or position.last_price or position.average_price
+        _wait_for_order_slot(account_id=position.account_id)
+        created, skipped = _create_exit_orders(
+            position_id=position.id,
+            reason_code=reason_code,
+            reason=reason,
+            price=Decimal(price),
+            market_open=market_open,
+            on_date=on_date,
+        )
+        if skipped:
+            report.skipped[position.id] = skipped
+        for order in created:
+            if order.status == OrderStatus.PENDING:
+                order = place_order(order_id=order.id)
+            report.exit_orders.append(order)
+
+
+@transaction.atomic
+def _create_exit_orders(
+    *, position_id: int, reason_code: str, reason: str, price: Decimal, market_open: bool, on_date
+) -> tuple[list[Order], str]:
+    """Decide and record the exit orders of one position under its account's lock."""
+    position = Position.objects.select_related("strategy", "instrument").get(pk=position_id)
+    account = locks.lock_account(account_id=position.account_id)
+    position.refresh_from_db(fields=["quantity"])  # as of the lock: a fill may have just landed
+    if position.quantity == 0:
+        return [], ""
+    key = {
+        "account_id": position.account_id,
+        "strategy_id": position.strategy_id,
+        "instrument_id": position.instrument_id,
+        "product": position.product,
+    }
+    if Order.objects.filter(**key, leg=OrderLeg.EXIT, status__in=CANCELLABLE).exists():
+        return [], "an exit for this position is already in flight"
+    strategy, instrument = position.strategy, position.instrument
+    mapping = AccountStrategy.objects.filter(account=account, strategy=strategy).first() if strategy else None
+    context = build_risk_context(
+        account=account, strategy=strategy, mapping=mapping, instrument=instrument, market_open=market_open
+    )
+    side = "SELL" if position.quantity > 0 else "BUY"
+    chunks = exit_chunks(
+        quantity=abs(position.quantity),
+        lot_size=instrument.lot_size,
+        max_quantity=account.max_order_quantity,
+        max_value=account.max_order_value,
+        price=price,
+    )
+    # Earlier attempts today for the same reason (refused, cancelled or done) keep their tags.
+    tag_prefix = position_exit_tag(position_id=position.id, on_date=on_date, reason_code=reason_code)[:-2]
+    attempt = Order.objects.filter(tag__startswith=tag_prefix).count()
+    orders = []
+    for quantity in chunks:
+        proposal = proposal_for(
+            side=side, quantity=quantity, instrument=instrument, reference_price=price, stop_price=None, is_exit=True
+        )
+        decision = evaluate(proposal, context)
+        record = risk_decision_record(
+            account=account,
+            strategy=strategy,
+            signal=None,
+            instrument=instrument,
+            proposal=proposal,
+            decision=decision,
+            approved=decision.approved,
+            summary=decision.summary,
+        )
+        tag = position_exit_tag(position_id=position.id, on_date=on_date, reason_code=reason_code, attempt=attempt)
+        attempt += 1
+        try:
+            with transaction.atomic():
+                orders.append(
+                    Order.objects.create(
+                        **key,
+                        signal=None,
+                        risk_decision=record,
+                        leg=OrderLeg.EXIT,
+                        side=side,
+                        quantity=quantity,
+                        order_type=OrderType.MARKET,
+                        reference_price=price,
+                        tag=tag,
+                        status=OrderStatus.PENDING if decision.approved else OrderStatus.BLOCKED,
+                        status_message="" if decision.approved else decision.summary,
+                        reason=reason[:200],
+                    )
+                )
+        except IntegrityError:
+            # The tag exists: another run made this very exit. It is that run's to place.
+            return orders, "an exit for this position is already in flight"
+    return orders, ""
+
+
+def _last_prices(instruments) -> dict[int, Decimal]:
+    from strategies.selectors import market_data_source
+
+    try:
+        return market_data_source().ltp(list({i.pk: i for i in instruments}.values()))
+    except Exception:
+        # No fresh price must not keep a position open: the last mark (or entry price) sizes the
+        # chunks and the value check; a MARKET order fills at the market anyway.
+        logger.exception("square-off: no last prices; using the last marks")
+        return {}
+
+
+def _market_open(now: datetime) -> bool:
+    from strategies.selectors import market_data_source
+
+    return market_data_source().calendar.is_open(now)
+
+
+def _wait_for_order_slot(*, account_id: int, timeout: float = 2.0) -> None:
+    """Keep a burst of exits under Kite's per-second order limit instead of having them refused."""
+    deadline = time_module.monotonic() + timeout
+    while time_module.monotonic() < deadline:
+        per_second, _ = selectors.recent_order_counts(account_id=account_id)
+        if per_second < KITE_MAX_ORDERS_PER_SECOND - 1:
+            return
+        time_module.sleep(0.1)
+
+
+# --- the intraday (MIS) square-off -----------------------------------------------------------------
+
+
+def square_off_time() -> time:
+    """``MIS_SQUARE_OFF_TIME`` (HH:MM, India time) as a time."""
+    value = settings.MIS_SQUARE_OFF_TIME
+    try:
+        return time.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"MIS_SQUARE_OFF_TIME must be HH:MM in India time (e.g. 15:15), got {value!r}")
+
+
+@dataclass
+class IntradaySquareOff:
+    skipped: str = ""
+    report: FlattenReport | None = None
+
+
+def intraday_square_off(*, now: datetime | None = None) -> IntradaySquareOff:
+    """Close every MIS position from ``MIS_SQUARE_OFF_TIME`` on, before the broker's own square-off.
+
+    Runs every minute from beat and acts only on trading days, from the square-off time until the
+    session closes (at most ``INTRADAY_SQUARE_OFF_WINDOW``), so a refused exit is retried. The
+    around-the-clock simulated market has no end of day: it is skipped unless
+    ``MIS_SQUARE_OFF_AROUND_THE_CLOCK`` is on.
+    """
+    from strategies.selectors import market_data_source
+
+    now = now or timezone.now()
+    calendar = market_data_source().calendar
+    if calendar.around_the_clock and not settings.MIS_SQUARE_OFF_AROUND_THE_CLOCK:
+        return IntradaySquareOff(skipped="around-the-clock simulated market (MIS_SQUARE_OFF_AROUND_THE_CLOCK is off)")
+    local = to_market_time(now)
+    if not calendar.is_trading_day(local.date()):
+        return IntradaySquareOff(skipped="not a trading day")
+    cutoff = datetime.combine(local.date(), square_off_time(), tzinfo=local.tzinfo)
+    _, session_close = calendar.session_bounds(local.date())
+    if not cutoff <= local < min(session_close, cutoff + INTRADAY_SQUARE_OFF_WINDOW):
+        return IntradaySquareOff(skipped=f"outside the square-off window from {cutoff:%H:%M}")
+    report = flatten(
+        scope={"product": Product.MIS},
+        reason_code=REASON_INTRADAY,
+        reason=f"Intraday square-off of MIS positions at {cutoff:%H:%M} IST",
+        now=now,
+    )
+    return IntradaySquareOff(report=report)

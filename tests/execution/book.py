@@ -1,0 +1,48 @@
+"""Building a book of positions through the real pipeline (paper accounts, simulated prices)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import count
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from execution import services
+from execution.models import Order
+from strategies.selectors import market_data_source
+
+IST = ZoneInfo("Asia/Kolkata")
+_bars = count()
+
+
+def last_price(instrument) -> Decimal:
+    return market_data_source().ltp([instrument])[instrument.instrument_token]
+
+
+def signal(strategy, instrument, target: int, *, stop_pct: Decimal = Decimal("2"), price: Decimal | None = None):
+    """A strategy signal at the current simulated price, its stop ``stop_pct``% on the losing side."""
+    price = price if price is not None else last_price(instrument)
+    stop = None
+    if target:
+        stop = (price * (1 - target * stop_pct / 100)).quantize(Decimal("0.05"))
+    recorded, _ = services.signal_submit(
+        strategy=strategy,
+        instrument=instrument,
+        bar_time=datetime(2026, 11, 20, 9, 15, tzinfo=IST) + timedelta(minutes=next(_bars)),
+        target=target,
+        price=price,
+        stop_price=stop,
+    )
+    return recorded
+
+
+def trade(account, strategy, instrument, target: int, **kwargs) -> list[Order]:
+    """Send one signal through the pipeline for one account; returns its orders (placed)."""
+    sent = signal(strategy, instrument, target, **kwargs)
+    return services.execute_signal_for_account(signal_id=sent.id, account_id=account.id)
+
+
+def today_ist():
+    return timezone.localtime(timezone.now(), IST).date()
