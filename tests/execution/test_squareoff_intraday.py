@@ -1,0 +1,144 @@
+"""The intraday (MIS) square-off at MIS_SQUARE_OFF_TIME, and the beat schedules that run it."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django_celery_beat.models import PeriodicTask
+
+from execution.models import Order, OrderLeg, OrderStatus, Position
+from execution.services.emergency import emergency_stop
+from execution.services.schedules import ensure_beat_schedules
+from execution.services.squareoff import intraday_square_off
+from execution.tasks import intraday_square_off as intraday_square_off_task
+from strategies.models import MarketHoliday, Product
+from tests.execution.book import IST, trade
+from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
+
+pytestmark = pytest.mark.django_db
+
+FRIDAY = date(2026, 11, 20)
+
+
+def at(hour: int, minute: int, day: date = FRIDAY) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=IST)
+
+
+@pytest.fixture
+def book(engine_running):
+    """One account holding an intraday (MIS) position and a delivery (CNC) one."""
+    infy, tcs = InstrumentFactory(tradingsymbol="INFY"), InstrumentFactory(tradingsymbol="TCS")
+    intraday = StrategyFactory(name="Intraday", instruments=[infy], product=Product.MIS)
+    delivery = StrategyFactory(name="Delivery", instruments=[tcs], product=Product.CNC)
+    account = AccountFactory()
+    MappingFactory(account=account, strategy=intraday, allocation_pct=Decimal("40"))
+    MappingFactory(account=account, strategy=delivery, allocation_pct=Decimal("40"))
+    trade(account, intraday, infy, -1)
+    trade(account, delivery, tcs, 1)
+    return account, intraday, delivery
+
+
+@pytest.fixture
+def exchange_calendar(settings):
+    settings.SIMULATED_MARKET_24X7 = False
+    return settings
+
+
+def test_mis_positions_are_closed_at_the_square_off_time_and_delivery_ones_kept(book, exchange_calendar):
+    account, intraday, delivery = book
+
+    run = intraday_square_off(now=at(15, 15))
+
+    assert run.skipped == "" and len(run.report.exit_orders) == 1
+    [exit_order] = run.report.exit_orders
+    assert exit_order.product == Product.MIS and exit_order.side == "BUY" and exit_order.status == OrderStatus.COMPLETE
+    assert exit_order.reason == "Intraday square-off of MIS positions at 15:15 IST" and exit_order.tag[13] == "M"
+    assert Position.objects.get(strategy=intraday).quantity == 0
+    assert Position.objects.get(strategy=delivery).quantity > 0
+    # the next minute finds nothing left to do
+    assert intraday_square_off(now=at(15, 16)).report.exit_orders == []
+
+
+@pytest.mark.parametrize(
+    ("now", "why"),
+    [
+        (at(15, 14), "outside the square-off window"),
+        (at(15, 30), "outside the square-off window"),  # the session has closed
+        (at(15, 20, date(2026, 11, 21)), "not a trading day"),  # Saturday
+    ],
+)
+def test_nothing_happens_outside_the_window_or_on_a_non_trading_day(book, exchange_calendar, now, why):
+    assert why in intraday_square_off(now=now).skipped
+    assert not Order.objects.filter(leg=OrderLeg.EXIT).exists()
+
+
+def test_nothing_happens_on_a_market_holiday(book, exchange_calendar):
+    MarketHoliday.objects.create(date=FRIDAY, description="Guru Nanak Jayanti")
+    assert intraday_square_off(now=at(15, 20)).skipped == "not a trading day"
+
+
+def test_the_time_is_configurable(book, exchange_calendar):
+    exchange_calendar.MIS_SQUARE_OFF_TIME = "14:30"
+    assert intraday_square_off(now=at(14, 29)).report is None
+    run = intraday_square_off(now=at(14, 31))
+    assert len(run.report.exit_orders) == 1 and "14:30" in run.report.exit_orders[0].reason
+
+
+def test_a_bad_time_names_the_setting(book, exchange_calendar):
+    exchange_calendar.MIS_SQUARE_OFF_TIME = "quarter past three"
+    with pytest.raises(ImproperlyConfigured, match="MIS_SQUARE_OFF_TIME must be HH:MM"):
+        intraday_square_off(now=at(15, 20))
+
+
+def test_open_mis_orders_are_cancelled_first(book, exchange_calendar):
+    account, intraday, _ = book
+    resting = Order.objects.create(
+        account=account,
+        strategy=intraday,
+        instrument=intraday.instruments.get(),
+        leg=OrderLeg.ENTRY,
+        side="SELL",
+        quantity=1,
+        product=Product.MIS,
+        order_type="LIMIT",
+        price=Decimal("99999"),
+        reference_price=Decimal("1"),
+        tag="TRESTING1",
+        status=OrderStatus.OPEN,
+        broker_order_id="PAPERTRESTING1",
+    )
+    run = intraday_square_off(now=at(15, 15))
+    resting.refresh_from_db()
+    assert resting.status == OrderStatus.CANCELLED and run.report.cancelled == [resting]
+
+
+def test_the_around_the_clock_demo_skips_it_unless_asked(book, settings):
+    assert "around-the-clock" in intraday_square_off(now=at(15, 20)).skipped
+    assert intraday_square_off_task.apply().get()["skipped"]
+
+    settings.MIS_SQUARE_OFF_AROUND_THE_CLOCK = True
+    assert intraday_square_off(now=at(15, 10)).report is None
+    run = intraday_square_off(now=at(15, 20))
+    assert len(run.report.exit_orders) == 1
+
+
+def test_the_beat_schedules_are_created_once_and_emergency_stop_pauses_only_the_trading_ones(engine_running):
+    created = ensure_beat_schedules()
+    assert {"trading:square off MIS", "trading:lift daily-loss halts", "trading:mark to market"} <= set(created)
+    assert ensure_beat_schedules() == []
+    square_off = PeriodicTask.objects.get(name="trading:square off MIS")
+    assert square_off.task == "execution.tasks.intraday_square_off" and square_off.crontab.minute == "*"
+    assert square_off.crontab.timezone.key == "Asia/Kolkata"
+    lift = PeriodicTask.objects.get(name="trading:lift daily-loss halts")
+    assert lift.task == "risk.tasks.lift_daily_loss_halts"
+
+    emergency_stop(reason="drill")
+
+    enabled = set(PeriodicTask.objects.filter(enabled=True).values_list("task", flat=True))
+    assert "execution.tasks.run_timeframe" not in enabled
+    assert {
+        "execution.tasks.mark_to_market",
+        "execution.tasks.intraday_square_off",
+        "risk.tasks.lift_daily_loss_halts",
+    } <= enabled
