@@ -8,5 +8,7 @@ from .core import *  # noqa: F403
 from .core import __all__ as _core_all
 from .reports import *  # noqa: F403
 from .reports import __all__ as _reports_all
+from .risk_usage import *  # noqa: F403
+from .risk_usage import __all__ as _risk_usage_all
 
-__all__ = list(_core_all) + list(_reports_all)
+__all__ = list(_core_all) + list(_reports_all) + list(_risk_usage_all)
