@@ -1,0 +1,87 @@
+import os
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from execution import kite_benchmark
+
+
+class Command(BaseCommand):
+    help = (
+        "Fan one signal out to N Kite accounts on the local Kite emulator (started here, with a fixed "
+        "latency per call) through the real Celery path, and print p50/p95 from signal to last order "
+        "acknowledged beside one call's latency. Target: p95 under 2 x one call + 200 ms. Runs in a "
+        "throwaway database; needs DATABASE_URL (PostgreSQL) and REDIS_URL."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=50)
+        parser.add_argument("--repeats", type=int, default=10, help="signals to time")
+        parser.add_argument("--latency-ms", type=float, default=50, help="emulator latency per call")
+        parser.add_argument("--pool", default="threads", choices=["prefork", "threads", "solo"])
+        parser.add_argument("--concurrency", type=int, default=25, help="threads (or processes) per worker")
+        parser.add_argument("--workers", type=int, default=2, help="worker processes (one per core)")
+
+    def handle(self, *args, accounts, repeats, latency_ms, pool, concurrency, workers, **options):
+        from tradingsite.celery import app
+        from tradingsite.worker_process import database_url, start_worker, stop_worker
+
+        if connection.vendor != "postgresql" or not settings.REDIS_URL:
+            raise CommandError("The benchmark needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).")
+        if min(accounts, concurrency, workers) < 1 or repeats < 2 or latency_ms < 0:
+            raise CommandError(
+                "--accounts, --concurrency and --workers must be at least 1, --repeats at least 2, --latency-ms >= 0"
+            )
+        if app.control.ping(timeout=0.5):
+            raise CommandError(
+                "Another Celery worker is consuming this Redis; it would take the benchmark's tasks. "
+                "Stop it, or point REDIS_URL at another Redis database for the benchmark."
+            )
+        app.control.purge()
+        emulator = kite_benchmark.start_emulator(latency=latency_ms / 1000)
+        settings.KITE_API_ROOT = emulator.root  # this process reconciles between signals
+        original_name = connection.settings_dict["NAME"]
+        # A database of its own, so a concurrent run of another benchmark or test is never clobbered.
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"benchmark_kite_{os.getpid()}"
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+        started = []
+        try:
+            for _ in range(workers):
+                started.append(
+                    start_worker(
+                        env={
+                            "DATABASE_URL": database_url(connection.settings_dict),
+                            "REDIS_URL": settings.REDIS_URL,
+                            "KITE_API_ROOT": emulator.root,
+                            "MARKET_DATA_SOURCE": "simulated",
+                            "SIMULATED_MARKET_24X7": "true",
+                        },
+                        concurrency=concurrency,
+                        pool=pool,
+                    )
+                )
+            # start_worker returns on the first answer to a ping; wait until every worker answers.
+            deadline = time.monotonic() + 60
+            while len(app.control.ping(timeout=0.5)) < workers and time.monotonic() < deadline:
+                time.sleep(0.2)
+            report = kite_benchmark.run(emulator=emulator, accounts=accounts, repeats=repeats)
+            refused = emulator.count_requests(status=429)
+        finally:
+            for worker in started:
+                stop_worker(worker)
+            connection.creation.destroy_test_db(original_name, verbosity=0)
+            emulator.stop()
+        fanout = report.fanout
+        self.stdout.write(
+            f"Kite fan-out: one signal to {accounts} Kite accounts on the emulator ({latency_ms:g} ms per call); "
+            f"{workers} worker(s): {pool} x{concurrency}; {os.cpu_count()} CPUs; PostgreSQL + Redis; {repeats} signals."
+        )
+        self.stdout.write(f"  one place_order call      p50 {report.call_p50 * 1000:7.1f} ms")
+        self.stdout.write(
+            f"  signal -> last order ack  p50 {fanout.p50 * 1000:7.1f} ms   p95 {fanout.p95 * 1000:7.1f} ms"
+        )
+        verdict = "met" if report.met else "NOT met"
+        self.stdout.write(f"  target (2 x call + 200 ms)    {report.target * 1000:7.1f} ms   {verdict}")
+        self.stdout.write(f"  HTTP 429 from the emulator: {refused}")
