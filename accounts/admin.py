@@ -39,9 +39,17 @@ class AccountAdmin(admin.ModelAdmin):
         "secret_set",
         "logged_in",
     )
-    list_filter = ("broker", "status", "trading_enabled")
-    search_fields = ("name", "zerodha_user_id")
-    readonly_fields = ("status_reason", "status_changed_at", "secret_set", "token_set", "access_token_expires_at")
+    list_filter = ("broker", "status", "trading_enabled", "is_data_account")
+    search_fields = ("name", "zerodha_user_id", "api_key")
+    # Status moves only through halt/resume and the Kite login, which leave an audit event.
+    readonly_fields = (
+        "status",
+        "status_reason",
+        "status_changed_at",
+        "secret_set",
+        "token_set",
+        "access_token_expires_at",
+    )
     fieldsets = (
         (None, {"fields": ("name", "broker", "zerodha_user_id")}),
         (

@@ -1,6 +1,35 @@
-from django.contrib import admin
+"""Admin for mappings, orders, fills and positions; and, from here because they need execution and
+risk (which accounts and strategies must not import), the mapping inlines on accounts and
+strategies and the halt/resume actions on accounts."""
 
-from .models import AccountStrategy, Fill, Order, Position
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import BaseInlineFormSet
+
+from accounts.admin import AccountAdmin
+from accounts.models import Account, AccountStatus
+from risk import services as risk_services
+from strategies.admin import StrategyAdmin
+from strategies.models import Strategy
+
+from .models import AccountStrategy, Fill, Order, Position, PositionMismatch
+from .services import mapping_save
+
+
+class AuditAdmin(admin.ModelAdmin):
+    """What the system did: written by the pipeline only, never edited or deleted by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AccountStrategy)
@@ -8,6 +37,7 @@ class AccountStrategyAdmin(admin.ModelAdmin):
     list_display = ("account", "strategy", "allocation_pct", "risk_per_trade_pct", "enabled", "allocated", "budget")
     list_filter = ("enabled", "account", "strategy")
     search_fields = ("account__name", "strategy__name")
+    list_select_related = ("account", "strategy")
 
     @admin.display(description="allocated ₹")
     def allocated(self, obj):
@@ -16,6 +46,154 @@ class AccountStrategyAdmin(admin.ModelAdmin):
     @admin.display(description="max loss per trade ₹")
     def budget(self, obj):
         return obj.risk_budget
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: the 100% rule is checked again under the account's row lock.
+        mapping_save(
+            account=obj.account,
+            strategy=obj.strategy,
+            allocation_pct=obj.allocation_pct,
+            risk_per_trade_pct=obj.risk_per_trade_pct,
+            enabled=obj.enabled,
+            mapping=obj if obj.pk else None,
+        )
+
+
+# --- mappings inline on accounts and strategies ----------------------------------------------
+
+
+class AccountMappingFormSet(BaseInlineFormSet):
+    """Each row is checked against the mappings saved now (the model's rule, also enforced by
+    ``mapping_save``); this adds the check across the rows edited together, which no row alone sees."""
+
+    def clean(self):
+        super().clean()
+        rows = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("enabled")
+        ]
+        total = sum((row.get("allocation_pct") or Decimal("0") for row in rows), Decimal("0"))
+        if total > 100:
+            names = ", ".join(
+                f"{row['strategy'].name} {row['allocation_pct']:.2f}%" for row in rows if row.get("strategy")
+            )
+            raise ValidationError(f"The enabled mappings add up to {total:.2f}%, more than 100%: {names}.")
+        if any("allocation_pct" in form.errors for form in self.forms):
+            # Moving allocation from one strategy to another in one save reads as too much, because
+            # the raised row is checked beside the other row's saved value.
+            raise ValidationError(
+                "Each mapping is checked against the allocations saved now: to move allocation from one "
+                "strategy to another, save the lowered mapping first, then raise the other."
+            )
+
+
+class MappingInline(admin.TabularInline):
+    model = AccountStrategy
+    extra = 0
+    readonly_fields = ("allocated", "budget")
+
+    @admin.display(description="allocated ₹")
+    def allocated(self, obj):
+        return obj.allocated_capital if obj.pk else "-"
+
+    @admin.display(description="max loss per trade ₹")
+    def budget(self, obj):
+        return obj.risk_budget if obj.pk else "-"
+
+
+class AccountMappingInline(MappingInline):
+    formset = AccountMappingFormSet
+    fields = ("strategy", "allocation_pct", "risk_per_trade_pct", "enabled", "allocated", "budget")
+    autocomplete_fields = ("strategy",)
+
+
+class StrategyMappingInline(MappingInline):
+    fields = ("account", "allocation_pct", "risk_per_trade_pct", "enabled", "allocated", "budget")
+    autocomplete_fields = ("account",)
+
+
+class MappingsSavedThroughService:
+    """Inline mapping rows are saved with ``mapping_save``, lowest change first: an account's total
+    only falls and then rises to its final value, so no intermediate save exceeds 100%."""
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not AccountStrategy:
+            return super().save_formset(request, form, formset, change)
+        with transaction.atomic():
+            formset.save(commit=False)
+            for mapping in formset.deleted_objects:
+                mapping.delete()
+            changed = [f for f in formset.forms if f.has_changed() and f not in formset.deleted_forms]
+            for row in sorted(changed, key=_allocation_change):
+                mapping = row.instance
+                mapping_save(
+                    account=mapping.account,
+                    strategy=mapping.strategy,
+                    allocation_pct=mapping.allocation_pct,
+                    risk_per_trade_pct=mapping.risk_per_trade_pct,
+                    enabled=mapping.enabled,
+                    mapping=mapping if mapping.pk else None,
+                )
+        return None
+
+
+def _allocation_change(row) -> Decimal:
+    mapping = row.instance
+    new = mapping.allocation_pct if mapping.enabled else Decimal("0")
+    old_enabled = row.initial.get("enabled", False)
+    old = Decimal(row.initial.get("allocation_pct") or 0) if old_enabled else Decimal("0")
+    return new - old
+
+
+class AccountOperatorAdmin(MappingsSavedThroughService, AccountAdmin):
+    inlines = [*AccountAdmin.inlines, AccountMappingInline]
+    actions = ["halt_accounts", "resume_accounts"]
+
+    @admin.action(description="Halt the selected accounts (no new entries; exits stay possible)")
+    def halt_accounts(self, request, queryset):
+        reason = f"Halted from the admin by {request.user}"
+        halted = []
+        for account in queryset:
+            if account.status != AccountStatus.HALTED:
+                halted.append(risk_services.account_halt(account=account, reason=reason, actor=request.user))
+        if halted:
+            names = ", ".join(a.name for a in halted)
+            self.message_user(request, f"{len(halted)} account(s) halted: {names}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "The selected accounts were already halted.", messages.INFO)
+
+    @admin.action(description="Resume the selected halted accounts")
+    def resume_accounts(self, request, queryset):
+        resumed, skipped = [], []
+        for account in queryset:
+            if account.status == AccountStatus.HALTED:
+                resumed.append(
+                    risk_services.account_resume(
+                        account=account, actor=request.user, reason=f"Resumed from the admin by {request.user}"
+                    )
+                )
+            else:
+                skipped.append(f"{account.name} ({account.get_status_display().lower()})")
+        if resumed:
+            names = ", ".join(a.name for a in resumed)
+            self.message_user(request, f"{len(resumed)} account(s) resumed: {names}.", messages.SUCCESS)
+        if skipped:
+            # A Kite account that needs a login is not halted: only a login brings it back.
+            self.message_user(request, f"Not halted, left as they are: {', '.join(skipped)}.", messages.WARNING)
+
+
+class StrategyOperatorAdmin(MappingsSavedThroughService, StrategyAdmin):
+    inlines = [*StrategyAdmin.inlines, StrategyMappingInline]
+
+
+admin.site.unregister(Account)
+admin.site.register(Account, AccountOperatorAdmin)
+admin.site.unregister(Strategy)
+admin.site.register(Strategy, StrategyOperatorAdmin)
+
+
+# --- orders, fills, positions: read-only records ------------------------------------------------
 
 
 class FillInline(admin.TabularInline):
@@ -28,9 +206,12 @@ class FillInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(AuditAdmin):
     list_display = (
         "created_at",
         "account",
@@ -45,33 +226,23 @@ class OrderAdmin(admin.ModelAdmin):
         "status_message",
     )
     list_filter = ("status", "leg", "side", "account", "strategy")
-    search_fields = ("tag", "broker_order_id", "instrument__tradingsymbol")
+    search_fields = ("tag", "broker_order_id", "instrument__tradingsymbol", "status_message")
     date_hierarchy = "created_at"
     inlines = [FillInline]
     list_select_related = ("account", "strategy", "instrument")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Fill)
-class FillAdmin(admin.ModelAdmin):
+class FillAdmin(AuditAdmin):
     list_display = ("filled_at", "account", "order", "quantity", "price", "realised_pnl")
     list_filter = ("account",)
+    search_fields = ("broker_trade_id", "order__tag", "order__instrument__tradingsymbol")
+    date_hierarchy = "filled_at"
     list_select_related = ("account", "order", "order__instrument", "order__account")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Position)
-class PositionAdmin(admin.ModelAdmin):
+class PositionAdmin(AuditAdmin):
     list_display = (
         "account",
         "strategy",
@@ -85,10 +256,23 @@ class PositionAdmin(admin.ModelAdmin):
         "state_unknown",
     )
     list_filter = ("account", "strategy", "product", "state_unknown")
+    search_fields = ("instrument__tradingsymbol", "account__name", "strategy__name")
     list_select_related = ("account", "strategy", "instrument")
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+@admin.register(PositionMismatch)
+class PositionMismatchAdmin(AuditAdmin):
+    list_display = (
+        "last_seen_at",
+        "account",
+        "exchange",
+        "tradingsymbol",
+        "product",
+        "ledger_quantity",
+        "broker_quantity",
+        "times_seen",
+        "resolved_at",
+    )
+    list_filter = ("account", "product", ("resolved_at", admin.EmptyFieldListFilter))
+    search_fields = ("tradingsymbol", "account__name")
+    list_select_related = ("account",)

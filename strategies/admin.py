@@ -1,8 +1,9 @@
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from . import services
 from .library import strategy_choices
 from .models import Candle, Instrument, MarketHoliday, Signal, Strategy
 
@@ -29,10 +30,35 @@ class InstrumentAdmin(admin.ModelAdmin):
 class StrategyAdmin(admin.ModelAdmin):
     form = StrategyForm
     list_display = ("name", "library_key", "timeframe", "product", "active", "trading_enabled", "last_evaluated_at")
-    list_filter = ("library_key", "timeframe", "product", "active")
-    search_fields = ("name",)
+    list_filter = ("library_key", "timeframe", "product", "active", "trading_enabled")
+    search_fields = ("name", "library_key", "instruments__tradingsymbol")
     filter_horizontal = ("instruments",)
     readonly_fields = ("last_evaluated_at", "last_error", "parameter_defaults")
+    actions = ["activate", "deactivate"]
+
+    @admin.action(description="Activate the selected strategies (evaluated on their next bar)")
+    def activate(self, request, queryset):
+        self._set_active(request, queryset, active=True)
+
+    @admin.action(description="Deactivate the selected strategies (no new signals; positions stay)")
+    def deactivate(self, request, queryset):
+        self._set_active(request, queryset, active=False)
+
+    def _set_active(self, request, queryset, *, active: bool) -> None:
+        changed = [
+            strategy
+            for strategy in queryset
+            if services.strategy_set_active(strategy=strategy, active=active, actor=request.user)
+        ]
+        verb = "activated" if active else "deactivated"
+        for strategy in changed:
+            self.log_change(request, strategy, f"{verb.capitalize()} from the admin")
+        unchanged = queryset.count() - len(changed)
+        if changed:
+            names = ", ".join(s.name for s in changed)
+            self.message_user(request, f"{len(changed)} strategy(ies) {verb}: {names}.", messages.SUCCESS)
+        if unchanged:
+            self.message_user(request, f"{unchanged} strategy(ies) were already {verb}.", messages.INFO)
 
     @admin.display(description="defaults of this strategy type")
     def parameter_defaults(self, obj):
@@ -47,8 +73,9 @@ class StrategyAdmin(admin.ModelAdmin):
 @admin.register(Signal)
 class SignalAdmin(admin.ModelAdmin):
     list_display = ("bar_time", "strategy", "instrument", "target", "price", "stop_price", "source", "data_source")
-    list_filter = ("source", "strategy", "data_source")
-    search_fields = ("instrument__tradingsymbol", "strategy__name")
+    list_filter = ("source", "target", "strategy", "data_source")
+    search_fields = ("instrument__tradingsymbol", "strategy__name", "note")
+    list_select_related = ("strategy", "instrument")
     date_hierarchy = "bar_time"
 
     def has_change_permission(self, request, obj=None):
@@ -56,6 +83,9 @@ class SignalAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a signal is the audit trail of why orders went out
 
 
 @admin.register(MarketHoliday)

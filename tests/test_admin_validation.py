@@ -20,6 +20,15 @@ def admin_client(client):
     return client
 
 
+# The account and strategy forms carry a mappings inline: its management form, with no rows.
+NO_MAPPING_ROWS = {
+    "mappings-TOTAL_FORMS": "0",
+    "mappings-INITIAL_FORMS": "0",
+    "mappings-MIN_NUM_FORMS": "0",
+    "mappings-MAX_NUM_FORMS": "1000",
+}
+
+
 def account_form(**overrides):
     data = {
         "name": "Meera",
@@ -34,6 +43,7 @@ def account_form(**overrides):
         "status": "active",
         "api_key": "",
         "api_secret": "",
+        **NO_MAPPING_ROWS,
     }
     data.update(overrides)
     return data
@@ -79,6 +89,7 @@ def test_strategy_parameters_are_checked_against_the_strategy_type(admin_client)
         "product": "MIS",
         "active": "on",
         "trading_enabled": "on",
+        **NO_MAPPING_ROWS,
     }
     response = admin_client.post("/admin/strategies/strategy/add/", data)
     assert response.status_code == 200
