@@ -7,9 +7,11 @@ orders or fills: totals are grouped in the database, never summed row by row in 
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, When
 from django.db.models.functions import Abs, Coalesce, TruncMinute
 from django.utils import timezone
@@ -18,9 +20,11 @@ from accounts.models import Account
 from strategies.models import Signal, Strategy
 
 from ..models import AccountStrategy, Fill, Order, OrderStatus, Position
-from .core import ZERO, market_today_start, pnl_by_account
+from .core import ZERO, market_today_start
 
 __all__ = [
+    "PnlSnapshot",
+    "pnl_snapshot",
     "pnl_totals",
     "pnl_by_strategy",
     "equity_curve",
@@ -30,6 +34,7 @@ __all__ = [
     "mapping_rows",
     "recent_orders",
     "orders_filtered",
+    "orders_page",
     "signals_with_order_counts",
     "signal_orders",
 ]
@@ -39,60 +44,102 @@ _MONEY = DecimalField(max_digits=20, decimal_places=4)
 _MARK_PRICE = Coalesce("last_price", "average_price", output_field=_MONEY)
 
 
-def pnl_totals(now: datetime | None = None) -> dict:
-    """Across every account: realised today, unrealised now, their total, open positions and exposure."""
-    realised = Fill.objects.filter(filled_at__gte=market_today_start(now)).aggregate(t=Sum("realised_pnl"))["t"] or ZERO
-    open_book = Position.objects.exclude(quantity=0).aggregate(
-        unrealised=Sum("unrealised_pnl"),
-        count=Count("id"),
-        exposure=Sum(Abs(F("quantity")) * _MARK_PRICE, output_field=_MONEY),
-    )
-    unrealised = open_book["unrealised"] or ZERO
-    return {
-        "realised": realised,
-        "unrealised": unrealised,
-        "total": realised + unrealised,
-        "open_positions": open_book["count"],
-        "exposure": open_book["exposure"] or ZERO,
+@dataclass(frozen=True)
+class PnlSnapshot:
+    """Today's realised P&L and the open book, grouped by (account, strategy).
+
+    Two grouped queries, whatever the number of fills; P&L by account, by strategy and in total
+    are sums of the same cells, so the three always agree. A page takes one snapshot and shapes
+    it as many ways as it shows.
+    """
+
+    realised: dict[tuple[int, int | None], Decimal]
+    open_book: dict[tuple[int, int | None], dict]  # unrealised, positions, exposure
+
+    def by_account(self) -> dict[int, dict]:
+        return self._grouped(lambda key: key[0])
+
+    def by_strategy(self) -> dict[int | None, dict]:
+        return self._grouped(lambda key: key[1])
+
+    def totals(self) -> dict:
+        return self._grouped(lambda key: None).get(None) or _empty_pnl()
+
+    def _grouped(self, group) -> dict:
+        rows: dict = {}
+        for key, realised in self.realised.items():
+            rows.setdefault(group(key), _empty_pnl())["realised"] += realised
+        for key, cell in self.open_book.items():
+            row = rows.setdefault(group(key), _empty_pnl())
+            row["unrealised"] += cell["unrealised"]
+            row["open_positions"] += cell["positions"]
+            row["exposure"] += cell["exposure"]
+        for row in rows.values():
+            row["total"] = row["realised"] + row["unrealised"]
+        return rows
+
+
+def _empty_pnl() -> dict:
+    return {"realised": ZERO, "unrealised": ZERO, "total": ZERO, "open_positions": 0, "exposure": ZERO}
+
+
+def pnl_snapshot(now: datetime | None = None) -> PnlSnapshot:
+    realised = {
+        (account_id, strategy_id): total or ZERO
+        for account_id, strategy_id, total in Fill.objects.filter(filled_at__gte=market_today_start(now))
+        .values("account_id", "order__strategy_id")
+        .annotate(total=Sum("realised_pnl"))
+        .values_list("account_id", "order__strategy_id", "total")
+        .order_by()
     }
+    open_book = {
+        (row["account_id"], row["strategy_id"]): {
+            "unrealised": row["unrealised"] or ZERO,
+            "positions": row["positions"],
+            "exposure": row["exposure"] or ZERO,
+        }
+        for row in Position.objects.exclude(quantity=0)
+        .values("account_id", "strategy_id")
+        .annotate(
+            unrealised=Sum("unrealised_pnl"),
+            positions=Count("id"),
+            exposure=Sum(Abs(F("quantity")) * _MARK_PRICE, output_field=_MONEY),
+        )
+        .order_by()
+    }
+    return PnlSnapshot(realised=realised, open_book=open_book)
 
 
-def pnl_by_strategy(now: datetime | None = None) -> list[dict]:
+def pnl_totals(now: datetime | None = None, *, snapshot: PnlSnapshot | None = None) -> dict:
+    """Across every account: realised today, unrealised now, their total, open positions and exposure."""
+    totals = (snapshot or pnl_snapshot(now)).totals()
+    return {**totals, "exposure": totals["exposure"].quantize(Decimal("0.01"))}
+
+
+def pnl_by_strategy(now: datetime | None = None, *, snapshot: PnlSnapshot | None = None) -> list[dict]:
     """Per strategy: realised today (fills of its orders), unrealised now, total, open positions.
 
     Orders without a strategy (an operator's square-off of a manual position) are one row of their own.
     """
-    realised = dict(
-        Fill.objects.filter(filled_at__gte=market_today_start(now))
-        .values("order__strategy")
-        .annotate(t=Sum("realised_pnl"))
-        .values_list("order__strategy", "t")
-    )
-    open_rows = {
-        row["strategy"]: row
-        for row in Position.objects.exclude(quantity=0)
-        .values("strategy")
-        .annotate(u=Sum("unrealised_pnl"), n=Count("id"))
-        .order_by()
-    }
-    rows = []
-    for strategy_id, name in Strategy.objects.order_by("name").values_list("id", "name"):
-        rows.append(_pnl_row(strategy_id, name, realised.get(strategy_id), open_rows.get(strategy_id, {})))
-    if None in realised or None in open_rows:
-        rows.append(_pnl_row(None, "(no strategy)", realised.get(None), open_rows.get(None, {})))
+    grouped = (snapshot or pnl_snapshot(now)).by_strategy()
+    rows = [
+        _strategy_pnl_row(strategy_id, name, grouped.get(strategy_id))
+        for strategy_id, name in Strategy.objects.order_by("name").values_list("id", "name")
+    ]
+    if None in grouped:
+        rows.append(_strategy_pnl_row(None, "(no strategy)", grouped[None]))
     return rows
 
 
-def _pnl_row(strategy_id, name: str, realised, open_row: dict) -> dict:
-    r = realised or ZERO
-    u = open_row.get("u") or ZERO
+def _strategy_pnl_row(strategy_id, name: str, cell: dict | None) -> dict:
+    cell = cell or _empty_pnl()
     return {
         "strategy_id": strategy_id,
         "strategy": name,
-        "realised": r,
-        "unrealised": u,
-        "total": r + u,
-        "open_positions": open_row.get("n", 0),
+        "realised": cell["realised"],
+        "unrealised": cell["unrealised"],
+        "total": cell["total"],
+        "open_positions": cell["open_positions"],
     }
 
 
@@ -109,7 +156,9 @@ def equity_curve(now: datetime | None = None, *, account_id: int | None = None) 
     if account_id:
         fills, positions = fills.filter(account_id=account_id), positions.filter(account_id=account_id)
     by_minute = (
-        fills.annotate(minute=TruncMinute("filled_at"))
+        # IST is UTC+05:30, so a minute is the same minute in both: truncating in UTC spares the
+        # database a time-zone conversion per fill.
+        fills.annotate(minute=TruncMinute("filled_at", tzinfo=UTC))
         .values("minute")
         .annotate(pnl=Sum("realised_pnl"))
         .order_by("minute")
@@ -163,9 +212,9 @@ def position_distribution() -> list[dict]:
     ]
 
 
-def account_rows(now: datetime | None = None) -> list[dict]:
+def account_rows(now: datetime | None = None, *, snapshot: PnlSnapshot | None = None) -> list[dict]:
     """Each account with its P&L today, open positions and the capital its enabled mappings allocate."""
-    pnl = {row["account_id"]: row for row in pnl_by_account(now)}
+    pnl = (snapshot or pnl_snapshot(now)).by_account()
     accounts = Account.objects.annotate(
         mapping_count=Count("mappings", filter=Q(mappings__enabled=True)),
         allocated_pct=Coalesce(
@@ -176,35 +225,37 @@ def account_rows(now: datetime | None = None) -> list[dict]:
     ).order_by("name")
     rows = []
     for account in accounts:
-        row = pnl.get(account.id) or {"realised": ZERO, "unrealised": ZERO, "total": ZERO, "open_positions": 0}
+        cell = pnl.get(account.id) or _empty_pnl()
+        free_pct = max(100 - account.allocated_pct, ZERO)
         rows.append(
             {
                 "account": account,
-                "realised": row["realised"],
-                "unrealised": row["unrealised"],
-                "total": row["total"],
-                "open_positions": row["open_positions"],
+                "realised": cell["realised"],
+                "unrealised": cell["unrealised"],
+                "total": cell["total"],
+                "open_positions": cell["open_positions"],
+                "exposure": cell["exposure"].quantize(Decimal("0.01")),
                 "mapping_count": account.mapping_count,
                 "allocated_pct": account.allocated_pct,
                 "allocated_capital": (account.capital * account.allocated_pct / 100).quantize(Decimal("0.01")),
-                "free_pct": max(100 - account.allocated_pct, ZERO),
-                "free_capital": (account.capital * max(100 - account.allocated_pct, ZERO) / 100).quantize(
-                    Decimal("0.01")
-                ),
+                "free_pct": free_pct,
+                "free_capital": (account.capital * free_pct / 100).quantize(Decimal("0.01")),
             }
         )
     return rows
 
 
-def strategy_rows(*, active_only: bool = False, now: datetime | None = None) -> list[dict]:
+def strategy_rows(
+    *, active_only: bool = False, now: datetime | None = None, snapshot: PnlSnapshot | None = None
+) -> list[dict]:
     """Each strategy with its instruments, enabled mappings and P&L today."""
-    pnl = {row["strategy_id"]: row for row in pnl_by_strategy(now)}
+    pnl = (snapshot or pnl_snapshot(now)).by_strategy()
     strategies = Strategy.objects.prefetch_related("instruments").annotate(
         mapping_count=Count("mappings", filter=Q(mappings__enabled=True))
     )
     if active_only:
         strategies = strategies.filter(active=True)
-    return [{"strategy": s, "pnl": pnl.get(s.id)} for s in strategies.order_by("name")]
+    return [{"strategy": s, "pnl": _strategy_pnl_row(s.id, s.name, pnl.get(s.id))} for s in strategies.order_by("name")]
 
 
 def mapping_rows() -> QuerySet[AccountStrategy]:
@@ -220,10 +271,8 @@ def recent_orders(*, limit: int = 10) -> QuerySet[Order]:
 def orders_filtered(
     *, status: str = "", account_id: int | None = None, strategy_id: int | None = None
 ) -> QuerySet[Order]:
-    """Orders newest first with what the orders page shows beside each (broker message, risk reasons)."""
-    qs = Order.objects.select_related("account", "strategy", "instrument", "risk_decision").order_by(
-        "-created_at", "-id"
-    )
+    """Orders newest first, filtered by status, account and strategy."""
+    qs = Order.objects.order_by("-created_at", "-id")
     if status:
         qs = qs.filter(status=status)
     if account_id:
@@ -233,19 +282,35 @@ def orders_filtered(
     return qs
 
 
+def orders_page(*, orders: QuerySet[Order], number, per_page: int = 50) -> Page:
+    """One page of ``orders`` with what the orders page shows beside each (broker message, risk reasons).
+
+    The page is found on ids alone and only its rows are loaded with their account, strategy,
+    instrument and risk decision: a deep page costs an index walk, not a join over every order.
+    """
+    page = Paginator(orders.values_list("id", flat=True), per_page).get_page(number)
+    ids = list(page.object_list)
+    loaded = Order.objects.select_related("account", "strategy", "instrument", "risk_decision").in_bulk(ids)
+    page.object_list = [loaded[i] for i in ids if i in loaded]
+    return page
+
+
 def signals_with_order_counts(*, limit: int = 50) -> QuerySet[Signal]:
     """Recent signals, each with how many of its orders are in which state."""
     failed = Q(orders__status__in=[OrderStatus.REJECTED, OrderStatus.BLOCKED])
     working = Q(orders__status__in=[OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.UNKNOWN])
+    # The newest signals are chosen first (an index scan), so only their orders are counted.
+    latest = Signal.objects.order_by("-created_at", "-id").values("pk")[:limit]
     return (
-        Signal.objects.select_related("strategy", "instrument")
+        Signal.objects.filter(pk__in=latest)
+        .select_related("strategy", "instrument")
         .annotate(
             order_count=Count("orders"),
             complete_count=Count("orders", filter=Q(orders__status=OrderStatus.COMPLETE)),
             failed_count=Count("orders", filter=failed),
             working_count=Count("orders", filter=working),
         )
-        .order_by("-created_at", "-id")[:limit]
+        .order_by("-created_at", "-id")
     )
 
 

@@ -145,11 +145,11 @@ def test_the_orders_page_pages_through_orders_newest_first(viewer_client):
 def test_pages_label_simulated_prices_as_simulated(viewer_client, settings):
     build_trading_book(size=BookSize(accounts=2, strategies=1, orders=4))
     settings.MARKET_DATA_SOURCE = "simulated"
-    assert "Simulated market" in viewer_client.get(reverse("dashboard:overview")).content.decode()
+    assert 'id="simulated-badge"' in viewer_client.get(reverse("dashboard:overview")).content.decode()
     assert "simulated" in viewer_client.get(reverse("dashboard:signals")).content.decode()
     assert viewer_client.get(reverse("dashboard:pnl-charts")).json()["simulated"] is True
     settings.MARKET_DATA_SOURCE = "database"
-    assert "Simulated market" not in viewer_client.get(reverse("dashboard:overview")).content.decode()
+    assert 'id="simulated-badge"' not in viewer_client.get(reverse("dashboard:overview")).content.decode()
 
 
 @pytest.mark.django_db

@@ -44,24 +44,20 @@ def engine_stop(request: HttpRequest) -> HttpResponse:
 
 @staff_action
 def emergency_stop(request: HttpRequest) -> HttpResponse:
-    from execution.services.emergency import emergency_stop as emergency_stop_service
-
     form = EmergencyStopForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else "Emergency stop from the dashboard"
-    emergency_stop_service(actor=request.user, reason=reason)
-    messages.warning(
-        request,
-        "Emergency stop: the engine is halted, the kill switch is on, open orders are being cancelled and "
-        "every position is being squared off. Watch the positions below go flat.",
-    )
+    report = execution_services.emergency_stop(actor=request.user, reason=reason)
+    # Said as it is: refused exits leave positions open, and the operator must see that at once.
+    level = messages.error if report.flatten.failed_exits or report.flatten.not_cancelled else messages.warning
+    level(request, f"{report.summary} Watch the positions go flat.")
     return redirect(safe_next(request))
 
 
 @staff_action
 def kill_switch_reset(request: HttpRequest) -> HttpResponse:
-    from execution.services.emergency import kill_switch_reset as kill_switch_reset_service
-
-    kill_switch_reset_service(actor=request.user, reason=_reason(request, "Kill switch reset from the dashboard"))
+    execution_services.kill_switch_reset(
+        actor=request.user, reason=_reason(request, "Kill switch reset from the dashboard")
+    )
     messages.success(request, "Kill switch reset. The engine stays stopped until you start it.")
     return redirect(safe_next(request))
 

@@ -11,7 +11,6 @@ import logging
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -57,14 +56,15 @@ def _risk_utilisation(rows: list[dict]) -> list[dict]:
 
 @viewer_required
 def overview(request: HttpRequest) -> HttpResponse:
-    accounts = execution_selectors.account_rows()
+    snapshot = execution_selectors.pnl_snapshot()
+    accounts = execution_selectors.account_rows(snapshot=snapshot)
     context = {
         "engine": risk_selectors.engine_state(),
-        "totals": execution_selectors.pnl_totals(),
+        "totals": execution_selectors.pnl_totals(snapshot=snapshot),
         "accounts": accounts,
         "risk": {r["account"].id: r for r in _risk_utilisation(accounts)},
-        "strategies": execution_selectors.strategy_rows(active_only=True),
-        "positions": execution_selectors.open_positions().order_by("account__name", "instrument__tradingsymbol")[:20],
+        "strategies": execution_selectors.strategy_rows(active_only=True, snapshot=snapshot),
+        "positions": execution_selectors.open_positions().order_by("account__name", "instrument__tradingsymbol")[:10],
         "orders": execution_selectors.recent_orders(limit=10),
         "events": risk_selectors.recent_risk_events(limit=8),
         "emergency_form": EmergencyStopForm(),
@@ -74,10 +74,11 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @viewer_required
 def pnl(request: HttpRequest) -> HttpResponse:
-    accounts = execution_selectors.account_rows()
+    snapshot = execution_selectors.pnl_snapshot()
+    accounts = execution_selectors.account_rows(snapshot=snapshot)
     context = {
-        "totals": execution_selectors.pnl_totals(),
-        "by_strategy": execution_selectors.pnl_by_strategy(),
+        "totals": execution_selectors.pnl_totals(snapshot=snapshot),
+        "by_strategy": execution_selectors.pnl_by_strategy(snapshot=snapshot),
         "accounts": accounts,
         "risk": _risk_utilisation(accounts),
         "distribution": execution_selectors.position_distribution(),
@@ -89,8 +90,9 @@ def pnl(request: HttpRequest) -> HttpResponse:
 @viewer_required
 def pnl_charts(request: HttpRequest) -> JsonResponse:
     """The P&L page's chart data. Figures are floats here: they are drawn, never computed with."""
-    accounts = execution_selectors.account_rows()
-    by_strategy = execution_selectors.pnl_by_strategy()
+    snapshot = execution_selectors.pnl_snapshot()
+    accounts = execution_selectors.account_rows(snapshot=snapshot)
+    by_strategy = execution_selectors.pnl_by_strategy(snapshot=snapshot)
     curve = execution_selectors.equity_curve()
     distribution = execution_selectors.position_distribution()
     risk = _risk_utilisation(accounts)
@@ -176,10 +178,10 @@ def orders(request: HttpRequest) -> HttpResponse:
     filters = OrderFilterForm(request.GET)
     filters.is_valid()
     data = filters.cleaned_data
-    qs = execution_selectors.orders_filtered(
+    orders = execution_selectors.orders_filtered(
         status=data.get("status") or "", account_id=data.get("account"), strategy_id=data.get("strategy")
     )
-    page = Paginator(qs, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = execution_selectors.orders_page(orders=orders, number=request.GET.get("page"), per_page=ORDERS_PER_PAGE)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

@@ -1,0 +1,118 @@
+"""The operator's morning, in a real browser: log in, start, trade by hand, emergency stop.
+
+The pages run on pytest-django's live server; orders go through a real Celery worker (Redis) and
+the paper broker, exactly as ``make run`` does, and the live regions refresh by themselves.
+"""
+
+from decimal import Decimal
+
+import pytest
+
+from execution.models import Order, OrderStatus, Position
+from execution.services.demo import demo_seed
+from risk.selectors import engine_state
+from tests.browser.conftest import DESKTOP, PHONE, log_in
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+DEMO_STRATEGY = "SMA 5/20 crossover 1m"  # mapped onto all four demo accounts
+DEMO_ACCOUNTS = ["Paper Asha", "Paper Bharat", "Paper Chitra", "Paper Dev"]
+
+
+def shot(page, artifacts, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+def test_log_in_start_send_a_signal_and_emergency_stop(celery_worker, live_server, page, artifacts):
+    seed = demo_seed(admin_username="admin")
+    base = live_server.url
+
+    # Log in, and the overview shows the demo book with the engine stopped.
+    page.goto(base + "/")
+    assert "/login/" in page.url
+    shot(page, artifacts, "01-login")
+    log_in(page, base, seed.admin_username, seed.admin_password)
+    for name in DEMO_ACCOUNTS:
+        assert page.locator("#overview-accounts").get_by_text(name).is_visible()
+    assert page.locator("#engine-status").inner_text() == "Stopped"
+    assert page.locator("#simulated-badge").is_visible()
+    shot(page, artifacts, "02-overview-demo")
+
+    # Start the engine.
+    page.click("#engine-start")
+    page.wait_for_selector("#engine-status:text-is('Running')")
+    assert engine_state().running
+    shot(page, artifacts, "03-engine-started")
+
+    # Send a manual long signal with a stop 2% under the last price.
+    page.goto(base + "/signals/")
+    price = Decimal(page.locator("#last-prices [data-symbol='NSE:INFY']").get_attribute("data-price"))
+    stop = (price * Decimal("0.98")).quantize(Decimal("0.05"))
+    page.select_option("#id_strategy", label=DEMO_STRATEGY)
+    page.select_option("#id_instrument", label="NSE:INFY")
+    page.select_option("#id_direction", value="1")
+    page.fill("#id_stop_price", str(stop))
+    shot(page, artifacts, "04-manual-signal-form")
+    page.click("#manual-signal-submit")
+    page.wait_for_url("**/signals/*/")
+    shot(page, artifacts, "05-signal-sent")
+
+    # Its orders appear as the accounts handle it, by live refresh: the page is never reloaded.
+    page.evaluate("window.__stillTheSamePage = true")
+    page.wait_for_function(
+        "document.querySelectorAll('#signal-orders tr.order-row[data-status=COMPLETE]').length === 4",
+        timeout=60_000,
+    )
+    assert page.evaluate("window.__stillTheSamePage") is True
+    for name in DEMO_ACCOUNTS:
+        assert page.locator("#signal-orders").get_by_text(name).is_visible()
+    orders = Order.objects.filter(signal__strategy__name=DEMO_STRATEGY)
+    assert orders.count() == 4 and {o.status for o in orders} == {OrderStatus.COMPLETE}
+    shot(page, artifacts, "06-orders-appeared")
+
+    # The overview now shows the four open positions.
+    page.goto(base + "/")
+    assert page.locator("#open-positions-count").inner_text() == "4"
+    assert page.locator("#overview-positions tbody tr").count() == 4
+    shot(page, artifacts, "07-positions-open")
+
+    # Emergency stop, confirmed in its dialog: every position goes flat.
+    page.click("#engine-emergency-stop")
+    dialog = page.locator("#emergency-stop-modal")
+    dialog.wait_for(state="visible")
+    assert "squares off" in dialog.inner_text()
+    shot(page, artifacts, "08-emergency-confirm")
+    page.click("#emergency-stop-confirm")
+    page.wait_for_selector("#engine-status:text-is('Emergency stop: kill switch on')")
+    page.wait_for_selector("#overview-positions >> text=every account is flat")
+    assert page.locator("#open-positions-count").inner_text() == "0"
+    assert not Position.objects.exclude(quantity=0).exists()
+    state = engine_state()
+    assert state.kill_switch and not state.running
+    shot(page, artifacts, "09-flat-after-emergency-stop")
+
+
+PAGES = ["/", "/pnl/", "/broker-accounts/", "/strategies/", "/mappings/", "/positions/", "/orders/", "/signals/"]
+
+
+def test_every_page_fits_a_phone_and_a_desktop(live_server, browser, artifacts):
+    from tradingsite.benchmark import BookSize, build_trading_book
+
+    seed = demo_seed(admin_username="admin")
+    build_trading_book(size=BookSize(accounts=6, strategies=3, orders=120))
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        log_in(page, live_server.url, seed.admin_username, seed.admin_password)
+        for path in PAGES:
+            page.goto(live_server.url + path)
+            page.wait_for_selector("#live")
+            if path == "/pnl/":
+                page.wait_for_function("document.getElementById('pnl-charts').dataset.updated")
+            # Wide tables scroll inside their .table-responsive box; the page itself never does.
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} is {overflow}px wider than a {label} screen"
+            name = path.strip("/").replace("/", "-") or "overview"
+            # A phone's first screen is what a trader sees; the desktop shot is the whole page.
+            page.screenshot(path=str(artifacts / f"page-{name}-{label}.png"), full_page=label == "desktop")
+        context.close()
