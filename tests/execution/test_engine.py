@@ -20,7 +20,8 @@ from tests.execution.helpers import first_bar_with_new_target
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
 
 IST = ZoneInfo("Asia/Kolkata")
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "kite-mocks"
+# The real Kite instruments dump from the mock set, as the emulator keeps a copy of it.
+SHARED = Path(__file__).resolve().parents[1] / "kite_emulator" / "data"
 pytestmark = pytest.mark.django_db
 
 
