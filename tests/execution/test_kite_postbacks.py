@@ -176,3 +176,17 @@ def test_an_order_placed_outside_the_system_is_flagged_not_adopted(client, kite_
     reconcile_account(account_id=account.id)
     mismatch.refresh_from_db()
     assert mismatch.resolved_at is not None
+
+
+def test_selectors_show_open_and_confirmed_mismatches(kite_book, kite_emulator, infy):
+    from execution.selectors.reconciliation import open_position_mismatches
+
+    strategy, [account] = kite_book(1)
+    Position.objects.create(account=account, strategy=strategy, instrument=infy, product="MIS", quantity=7)
+
+    reconcile_account(account_id=account.id)
+    assert open_position_mismatches(account_id=account.id).count() == 1
+    assert not open_position_mismatches(confirmed_only=True).exists()  # one pass may be a fill in flight
+    reconcile_account(account_id=account.id)
+    [mismatch] = open_position_mismatches(confirmed_only=True)
+    assert (mismatch.ledger_quantity, mismatch.broker_quantity) == (7, 0)
