@@ -181,18 +181,17 @@ def test_inline_rows_saved_lowest_change_first(browser):
     a = MappingFactory(account=account, strategy=StrategyFactory(name="A"), allocation_pct=Decimal("30"))
     b = MappingFactory(account=account, strategy=StrategyFactory(name="B"), allocation_pct=Decimal("30"))
     c = MappingFactory(account=account, strategy=StrategyFactory(name="C"), allocation_pct=Decimal("30"))
-    # Each row fits beside the others' saved values and the final total is 100%; saved in the
-    # order on the page (A, B, C) the first save would make 40+30+30 at once... still 100, but
-    # C first would be 30+30+40; only lowest-first keeps every step within the final total.
+    # Each row fits beside the others' saved values (40+30+30, 30+40+30, 30+30+20) and the final
+    # total is 100%; saved in page order, A and B raised before C is cut would make 110% on the way.
     rows = [
         mapping_row(a, allocation_pct="40"),
-        mapping_row(b, allocation_pct="20"),
-        mapping_row(c, allocation_pct="40"),
+        mapping_row(b, allocation_pct="40"),
+        mapping_row(c, allocation_pct="20"),
     ]
     response = browser.post(f"/admin/accounts/account/{account.pk}/change/", account_change_form(account, rows))
     assert not response.context.get("errors"), response.context.get("errors")
     allocations = dict(AccountStrategy.objects.filter(account=account).values_list("strategy__name", "allocation_pct"))
-    assert allocations == {"A": Decimal("40"), "B": Decimal("20"), "C": Decimal("40")}
+    assert allocations == {"A": Decimal("40"), "B": Decimal("40"), "C": Decimal("20")}
 
 
 def test_inline_rows_together_beyond_100_percent_are_refused(browser):
