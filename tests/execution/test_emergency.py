@@ -283,3 +283,20 @@ def test_the_commands(book):
     call_command("kill_switch_reset", "--reason", "drill over", stdout=out)
     assert not EngineState.objects.get().kill_switch
     assert "stays stopped" in out.getvalue()
+
+
+def test_exits_beyond_the_order_rate_limit_are_paced_not_refused(engine_running):
+    # More positions on one account than Kite's 10 orders a second.
+    instruments = [InstrumentFactory(tradingsymbol=f"BURST{i}") for i in range(12)]
+    strategy = StrategyFactory(instruments=instruments)
+    account = AccountFactory(capital=Decimal("10000000"), max_order_value=Decimal("50000"), max_open_positions=20)
+    MappingFactory(account=account, strategy=strategy, allocation_pct=Decimal("100"), risk_per_trade_pct=Decimal("2"))
+    for instrument in instruments:
+        trade(account, strategy, instrument, 1)
+        Order.objects.filter(account=account).update(placed_at=datetime(2026, 11, 20, 9, 30, tzinfo=IST))
+    assert Position.objects.filter(account=account).exclude(quantity=0).count() == 12
+
+    report = emergency_stop(reason="burst")
+
+    assert len(report.flatten.exit_orders) == 12 and report.flatten.failed_exits == []
+    assert not Position.objects.filter(account=account).exclude(quantity=0).exists()
