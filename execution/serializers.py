@@ -236,3 +236,32 @@ class PnlRealtimeSerializer(serializers.Serializer):
     accounts = AccountPnlSerializer(many=True)
     strategies = StrategyPnlSerializer(many=True)
     totals = PnlTotalsSerializer()
+
+
+# --- emergency stop ---------------------------------------------------------------------------
+
+
+class EmergencyStopReportSerializer(serializers.Serializer):
+    """What the emergency stop did; exit orders with their status, so a refused exit is visible."""
+
+    summary = serializers.CharField()
+    stopped_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+    was_already_active = serializers.BooleanField(help_text="The kill switch was already on (a repeated stop).")
+    schedules_disabled = serializers.IntegerField(help_text="Beat schedules that evaluate strategies, switched off.")
+    cancelled_orders = serializers.SerializerMethodField()
+    not_cancelled = serializers.DictField(
+        source="flatten.not_cancelled", child=serializers.CharField(), help_text="Order id: why it is still open."
+    )
+    exit_orders = OrderSerializer(source="flatten.exit_orders", many=True)
+    failed_exits = serializers.SerializerMethodField()
+    skipped_positions = serializers.DictField(
+        source="flatten.skipped", child=serializers.CharField(), help_text="Position id: why it got no exit now."
+    )
+
+    def get_cancelled_orders(self, report) -> list[int]:
+        return [order.id for order in report.flatten.cancelled]
+
+    def get_failed_exits(self, report) -> list[int]:
+        """Exit orders refused by the checks or the broker: those positions are still open."""
+        return [order.id for order in report.flatten.failed_exits]

@@ -8,7 +8,7 @@ from .models import EngineState, RiskDecisionRecord, RiskEvent
 
 
 class EngineStateSerializer(serializers.ModelSerializer):
-    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = EngineState
@@ -24,6 +24,10 @@ class EngineCommandSerializer(serializers.Serializer):
 
 class EmergencyStopSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, help_text="Why the operator stopped everything, for the audit log.")
+
+
+class KillSwitchResetSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, help_text="Why trading may resume, for the audit log.")
 
 
 class CheckResultSerializer(serializers.Serializer):
@@ -64,7 +68,7 @@ class RiskDecisionSerializer(serializers.ModelSerializer):
 
 
 class RiskEventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = RiskEvent

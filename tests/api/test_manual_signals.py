@@ -9,18 +9,8 @@ from strategies.models import Signal, SignalSource
 from strategies.selectors import market_data_source
 from tests.api.conftest import error_of
 from tests.factories import InstrumentFactory
-from tradingsite.celery import app
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager_tasks():
-    """Celery tasks run in-process, so the fan-out and the per-account orders happen within the test."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def last_price(instrument) -> Decimal:

@@ -4,10 +4,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from execution.models import Fill, Order, Position
 from execution.selectors import market_today_start
-from tests.factories import StrategyFactory
+from tests.factories import AccountFactory, StrategyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +101,18 @@ def test_pnl_with_no_trades_is_zero_for_everyone(staff, book):
     assert all(row["total"] == "0.00" for row in body["accounts"] + body["strategies"])
     assert body["totals"]["total"] == "0.00"
     assert body["day_start"].endswith("T00:00:00+05:30"), "today begins at midnight IST"
+
+
+def test_pnl_takes_the_same_number_of_queries_whatever_the_book_size(staff, book):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert staff.get("/api/pnl/realtime").status_code == 200
+        return len(captured)
+
+    small = queries()
+    strategy, infy = book["strategy"], book["infy"]
+    for n in range(15):
+        account = AccountFactory(name=f"More {n}")
+        realised_fill(account=account, strategy=strategy, instrument=infy, pnl="10", when=market_today_start())
+        Position.objects.create(account=account, strategy=strategy, instrument=infy, product="MIS", quantity=n + 1)
+    assert queries() == small

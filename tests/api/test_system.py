@@ -1,10 +1,14 @@
-"""The engine through the API: start, stop, status."""
+"""The engine through the API: start, stop, status, emergency stop and kill-switch reset."""
+
+from decimal import Decimal
 
 import pytest
 
 from accounts.models import AccountStatus
+from execution.models import Position
 from risk.models import EngineState, RiskEvent, RiskEventKind
 from risk.selectors import engine_state
+from strategies.selectors import market_data_source
 from tests.api.conftest import error_of
 from tests.factories import AccountFactory
 
@@ -49,3 +53,50 @@ def test_a_reason_longer_than_the_audit_field_is_refused(staff):
     response = staff.post("/api/system/stop", {"reason": "x" * 201}, format="json")
     assert response.status_code == 400
     assert "200" in error_of(response)["fields"]["reason"][0]
+
+
+def test_emergency_stop_flattens_every_position_and_blocks_a_restart(
+    staff, staff_user, book, engine_running, eager_tasks, django_capture_on_commit_callbacks
+):
+    infy = book["infy"]
+    stop = (Decimal(market_data_source().ltp([infy])[infy.instrument_token]) * Decimal("0.98")).quantize(
+        Decimal("0.05")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(
+            "/api/signals/manual",
+            {"strategy": book["strategy"].id, "instrument": "INFY", "side": "BUY", "stop_price": str(stop)},
+            format="json",
+        )
+    assert Position.objects.exclude(quantity=0).count() == 2, "both accounts hold INFY"
+
+    response = staff.post("/api/system/emergency-stop", {"reason": "exchange glitch"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    report, status = response.json()["report"], response.json()["status"]
+    assert status["engine"]["kill_switch"] is True and status["engine"]["running"] is False
+    assert status["open_positions"] == 0
+    assert {(o["account_name"], o["leg"], o["side"], o["status"]) for o in report["exit_orders"]} == {
+        ("Asha", "exit", "SELL", "COMPLETE"),
+        ("Bharat", "exit", "SELL", "COMPLETE"),
+    }
+    assert report["failed_exits"] == []
+    assert "exchange glitch" in report["reason"]
+    assert not Position.objects.exclude(quantity=0).exists()
+    assert RiskEvent.objects.filter(kind=RiskEventKind.EMERGENCY_STOP, actor=staff_user).exists()
+
+    refused = staff.post("/api/system/start", {}, format="json")
+    assert refused.status_code == 409
+
+    missing_reason = staff.post("/api/system/kill-switch-reset", {}, format="json")
+    assert "reason" in error_of(missing_reason)["fields"]
+    reset = staff.post("/api/system/kill-switch-reset", {"reason": "exchange back"}, format="json")
+    assert reset.json()["engine"]["kill_switch"] is False and reset.json()["engine"]["running"] is False
+    assert staff.post("/api/system/start", {}, format="json").json()["engine"]["running"] is True
+
+
+def test_emergency_stop_needs_a_reason(staff):
+    response = staff.post("/api/system/emergency-stop", {}, format="json")
+    assert response.status_code == 400
+    assert "reason" in error_of(response)["fields"]
+    assert engine_state().kill_switch is False

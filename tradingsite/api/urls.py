@@ -26,6 +26,7 @@ urlpatterns = [
     path("system/start", system.SystemStartView.as_view(), name="system-start"),
     path("system/stop", system.SystemStopView.as_view(), name="system-stop"),
     path("system/emergency-stop", system.EmergencyStopView.as_view(), name="system-emergency-stop"),
+    path("system/kill-switch-reset", system.KillSwitchResetView.as_view(), name="system-kill-switch-reset"),
     path("signals/manual", signals.ManualSignalView.as_view(), name="signal-manual"),
     path("pnl/realtime", pnl.PnlRealtimeView.as_view(), name="pnl-realtime"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

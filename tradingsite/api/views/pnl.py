@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,12 +19,4 @@ class PnlRealtimeView(APIView):
         responses=PnlRealtimeSerializer,
     )
     def get(self, request):
-        now = timezone.now()
-        body = {
-            "as_of": now,
-            "day_start": selectors.market_today_start(now),
-            "accounts": selectors.pnl_by_account(now),
-            "strategies": selectors.pnl_by_strategy(now),
-            "totals": selectors.pnl_totals(now),
-        }
-        return Response(PnlRealtimeSerializer(body).data)
+        return Response(PnlRealtimeSerializer(selectors.pnl_realtime()).data)

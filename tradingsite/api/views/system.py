@@ -10,9 +10,16 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_state_counts
 from execution import selectors as execution_selectors
+from execution.serializers import EmergencyStopReportSerializer
+from execution.services.emergency import emergency_stop, kill_switch_reset
 from risk import services as risk_services
 from risk.selectors import engine_state
-from risk.serializers import EmergencyStopSerializer, EngineCommandSerializer, EngineStateSerializer
+from risk.serializers import (
+    EmergencyStopSerializer,
+    EngineCommandSerializer,
+    EngineStateSerializer,
+    KillSwitchResetSerializer,
+)
 from strategies.selectors import market_data_source, strategy_run_summary
 
 from ..errors import Conflict
@@ -112,20 +119,42 @@ class SystemStopView(APIView):
         return Response(system_status())
 
 
+EmergencyStopResponse = inline_serializer(
+    "EmergencyStopResult",
+    fields={"report": EmergencyStopReportSerializer(), "status": SystemStatusSerializer},
+)
+
+
 class EmergencyStopView(APIView):
     @extend_schema(
         tags=["system"],
-        summary="Emergency stop: halt everything, cancel open orders, square off every position",
-        description="Trips the global kill switch (the engine cannot be started until it is reset), halts "
-        "every account, cancels the system's open orders and squares off every position it holds.",
+        summary="Emergency stop: kill switch, cancel open orders, square off every position",
+        description="Trips the global kill switch and stops the engine (no new entry passes the risk "
+        "checks, and the engine cannot be started until the kill switch is reset), disables the "
+        "strategy schedules, cancels every open order and sends a MARKET exit for every position the "
+        "system holds, on every account. Safe to repeat: a second call retries only refused exits. "
+        "Check `report.failed_exits`: those positions are still open.",
         request=EmergencyStopSerializer,
-        responses=SystemStatusSerializer,
+        responses=EmergencyStopResponse,
     )
     def post(self, request):
         params = EmergencyStopSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        # Imported here: the emergency-stop service lives with the execution services.
-        from execution.services.emergency import emergency_stop
+        report = emergency_stop(actor=request.user, reason=params.validated_data["reason"])
+        return Response({"report": EmergencyStopReportSerializer(report).data, "status": system_status()})
 
-        emergency_stop(actor=request.user, reason=params.validated_data["reason"])
+
+class KillSwitchResetView(APIView):
+    @extend_schema(
+        tags=["system"],
+        summary="Reset the kill switch after an emergency stop",
+        description="The kill switch goes off and the strategy schedules come back; the engine stays "
+        "stopped until an operator starts it.",
+        request=KillSwitchResetSerializer,
+        responses=SystemStatusSerializer,
+    )
+    def post(self, request):
+        params = KillSwitchResetSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        kill_switch_reset(actor=request.user, reason=params.validated_data["reason"])
         return Response(system_status())
