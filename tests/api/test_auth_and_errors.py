@@ -129,3 +129,31 @@ def test_invalid_filter_value_is_a_400_naming_the_filter(staff):
     error = error_of(response)
     assert error["code"] == "invalid"
     assert "status" in error["fields"]
+
+
+def test_a_user_gets_a_token_for_a_username_and_password(anonymous, staff_user):
+    response = anonymous.post("/api/auth/token", {"username": "operator", "password": "pw-operator"}, format="json")
+    assert response.status_code == 200
+    token = response.json()["token"]
+    assert token == staff_user.auth_token.key
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert anonymous.get("/api/system/status").status_code == 200
+
+
+def test_wrong_credentials_get_no_token(anonymous, staff_user):
+    response = anonymous.post("/api/auth/token", {"username": "operator", "password": "guess"}, format="json")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert "credentials" in error["message"]
+    missing = anonymous.post("/api/auth/token", {}, format="json")
+    assert {"username", "password"} <= set(error_of(missing)["fields"])
+
+
+def test_password_guessing_is_throttled_per_address(anonymous, staff_user, settings):
+    settings.API_THROTTLE_RATES = {"user": "100/minute", "anon": "3/minute"}
+    guesses = [
+        anonymous.post("/api/auth/token", {"username": "operator", "password": f"guess{n}"}, format="json")
+        for n in range(4)
+    ]
+    assert [r.status_code for r in guesses] == [400, 400, 400, 429]
+    assert error_of(guesses[-1])["code"] == "throttled"

@@ -26,14 +26,15 @@ class ApiAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        errors = {
-            "401": "Not logged in: send `Authorization: Token <key>` or a session cookie.",
-            "429": "Too many requests; retry after the `Retry-After` seconds.",
-        }
+        needs_login = bool(self.view.permission_classes)  # only the token endpoint is open
+        errors = {"429": "Too many requests; retry after the `Retry-After` seconds."}
+        if needs_login:
+            errors["401"] = "Not logged in: send `Authorization: Token <key>` or a session cookie."
         writes = self.method not in ("GET", "HEAD", "OPTIONS")
         if writes:
             errors["400"] = "Invalid input: `fields` names each refused field and why."
-            errors["403"] = "Changing state needs a staff user."
+            if needs_login:
+                errors["403"] = "Changing state needs a staff user."
         elif self._is_list_view() and getattr(self.view, "pagination_class", None):
             errors["400"] = "Invalid filter value."
             errors["404"] = "No such page."

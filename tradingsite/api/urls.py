@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from .views import accounts, mappings, pnl, records, signals, strategies, system
+from .views.auth import TokenView
 from .views.not_found import NotFoundView
 
 app_name = "api"
@@ -22,6 +23,7 @@ router.register("signals", records.SignalViewSet, basename="signal")
 router.register("risk-decisions", records.RiskDecisionViewSet, basename="risk-decision")
 
 urlpatterns = [
+    path("auth/token", TokenView.as_view(), name="auth-token"),
     path("system/status", system.SystemStatusView.as_view(), name="system-status"),
     path("system/start", system.SystemStartView.as_view(), name="system-start"),
     path("system/stop", system.SystemStopView.as_view(), name="system-stop"),
