@@ -52,6 +52,7 @@ class OrderRequest:
     price: Decimal | None = None
     trigger_price: Decimal | None = None
     reference_price: Decimal | None = None  # last price, for paper fills and protection
+    tick_size: Decimal = Decimal("0.05")
 
 
 @dataclass(frozen=True)

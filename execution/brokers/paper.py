@@ -8,6 +8,7 @@ marketable and otherwise stays OPEN.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from types import SimpleNamespace
 
 from django.utils import timezone
 
@@ -36,15 +37,17 @@ class PaperBroker(Broker):
         self.market_data = market_data
         self.slippage_bps = Decimal(slippage_bps)
 
-    def _last_price(self, request: OrderRequest) -> Decimal:
-        from strategies.models import Instrument
-
-        instrument = Instrument.objects.get(instrument_token=request.instrument_token)
-        prices = self.market_data.ltp([instrument])
-        price = prices.get(instrument.instrument_token) or request.reference_price
+    def _last_price(self, request: OrderRequest) -> tuple[Decimal, Decimal]:
+        quote = SimpleNamespace(
+            instrument_token=request.instrument_token,
+            exchange=request.exchange,
+            tradingsymbol=request.tradingsymbol,
+            tick_size=request.tick_size,
+        )
+        price = self.market_data.ltp([quote]).get(request.instrument_token) or request.reference_price
         if not price:
             raise BrokerRejected(f"No market price for {request.exchange}:{request.tradingsymbol}")
-        return Decimal(price), instrument.tick_size
+        return Decimal(price), request.tick_size
 
     def place_order(self, request: OrderRequest) -> PlaceResult:
         from execution.models import OrderStatus

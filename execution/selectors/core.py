@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -18,6 +19,8 @@ ZERO = Decimal("0")
 IN_FLIGHT_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.UNKNOWN)
 
 __all__ = [
+    "AccountBook",
+    "account_book",
     "market_today_start",
     "realised_pnl_today",
     "unrealised_pnl",
@@ -68,37 +71,95 @@ def in_flight_entries(*, account_id: int) -> QuerySet[Order]:
     return Order.objects.filter(account_id=account_id, leg=OrderLeg.ENTRY, status__in=IN_FLIGHT_STATUSES)
 
 
-def open_exposure(*, account_id: int, strategy_id: int | None) -> Decimal:
-    """Value of a mapping's open positions at the last known price (average price if unmarked),
-    plus the unfilled part of its in-flight entries at the price they were sized at.
+@dataclass(frozen=True)
+class BookPosition:
+    strategy_id: int | None
+    instrument_id: int
+    product: str
+    quantity: int
+    average_price: Decimal
+    last_price: Decimal | None
+    unrealised_pnl: Decimal
 
-    Counting in-flight entries is what makes the account lock enough: a fill arrives after the
-    lock is released (seconds later on Kite), so positions alone would let racing signals each
-    see the allocation as unused.
-    """
-    exposure = ZERO
-    for qty, last, avg in (
-        Position.objects.filter(account_id=account_id, strategy_id=strategy_id)
+    @property
+    def value(self) -> Decimal:
+        return abs(self.quantity) * (self.last_price or self.average_price)
+
+
+@dataclass(frozen=True)
+class InFlightEntry:
+    strategy_id: int | None
+    instrument_id: int
+    unfilled_quantity: int
+    reference_price: Decimal
+
+
+@dataclass(frozen=True)
+class AccountBook:
+    """What an account holds and has on the way, read in two queries for a risk decision."""
+
+    positions: tuple[BookPosition, ...]
+    in_flight: tuple[InFlightEntry, ...]
+
+    def position(self, *, strategy_id: int | None, instrument_id: int, product: str) -> BookPosition | None:
+        return next(
+            (
+                p
+                for p in self.positions
+                if (p.strategy_id, p.instrument_id, p.product) == (strategy_id, instrument_id, product)
+            ),
+            None,
+        )
+
+    @property
+    def unrealised_pnl(self) -> Decimal:
+        return sum((p.unrealised_pnl for p in self.positions), ZERO)
+
+    def exposure(self, *, strategy_id: int | None) -> Decimal:
+        """Value of a mapping's open positions at the last known price (average price if unmarked),
+        plus the unfilled part of its in-flight entries at the price they were sized at.
+
+        Counting in-flight entries is what makes the account lock enough: a fill arrives after the
+        lock is released (seconds later on Kite), so positions alone would let racing signals each
+        see the allocation as unused.
+        """
+        held = sum((p.value for p in self.positions if p.strategy_id == strategy_id), ZERO)
+        coming = sum(
+            (e.unfilled_quantity * e.reference_price for e in self.in_flight if e.strategy_id == strategy_id), ZERO
+        )
+        return held + coming
+
+    @property
+    def open_instruments(self) -> set[int]:
+        """Instruments the account holds, or has an in-flight entry in."""
+        return {p.instrument_id for p in self.positions} | {e.instrument_id for e in self.in_flight}
+
+    def holds(self, *, instrument_id: int) -> bool:
+        return any(p.instrument_id == instrument_id for p in self.positions)
+
+
+def account_book(*, account_id: int) -> AccountBook:
+    positions = tuple(
+        BookPosition(**row)
+        for row in Position.objects.filter(account_id=account_id)
         .exclude(quantity=0)
-        .values_list("quantity", "last_price", "average_price")
-    ):
-        exposure += abs(qty) * (last or avg)
-    for qty, filled, price in (
-        in_flight_entries(account_id=account_id)
-        .filter(strategy_id=strategy_id)
-        .values_list("quantity", "filled_quantity", "reference_price")
-    ):
-        exposure += max(qty - filled, 0) * price
-    return exposure
+        .values("strategy_id", "instrument_id", "product", "quantity", "average_price", "last_price", "unrealised_pnl")
+    )
+    in_flight = tuple(
+        InFlightEntry(strategy_id=sid, instrument_id=iid, unfilled_quantity=max(qty - filled, 0), reference_price=price)
+        for sid, iid, qty, filled, price in in_flight_entries(account_id=account_id).values_list(
+            "strategy_id", "instrument_id", "quantity", "filled_quantity", "reference_price"
+        )
+    )
+    return AccountBook(positions=positions, in_flight=in_flight)
+
+
+def open_exposure(*, account_id: int, strategy_id: int | None) -> Decimal:
+    return account_book(account_id=account_id).exposure(strategy_id=strategy_id)
 
 
 def open_positions_count(*, account_id: int) -> int:
-    """Instruments the account holds, or has an in-flight entry in (see ``open_exposure``)."""
-    held = set(
-        Position.objects.filter(account_id=account_id).exclude(quantity=0).values_list("instrument_id", flat=True)
-    )
-    held.update(in_flight_entries(account_id=account_id).values_list("instrument_id", flat=True))
-    return len(held)
+    return len(account_book(account_id=account_id).open_instruments)
 
 
 def has_open_position(*, account_id: int, instrument_id: int) -> bool:

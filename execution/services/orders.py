@@ -68,10 +68,7 @@ def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order
     signal = Signal.objects.select_related("strategy", "instrument").get(pk=signal_id)
     market_open = _market_open()
     orders = _create_orders(signal=signal, account_id=account_id, market_open=market_open)
-    for order in orders:
-        if order.status == OrderStatus.PENDING:
-            place_order(order_id=order.id)
-    return [Order.objects.get(pk=o.pk) for o in orders]
+    return [place_order(order_id=o.id) if o.status == OrderStatus.PENDING else o for o in orders]
 
 
 @transaction.atomic
@@ -84,12 +81,11 @@ def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> lis
         return []  # already handled by an earlier delivery of this task: never a second order
     strategy, instrument = signal.strategy, signal.instrument
     mapping = AccountStrategy.objects.filter(account=account, strategy=strategy).first()
-    position = selectors.position_for(
-        account_id=account.id, strategy_id=strategy.id, instrument_id=instrument.id, product=strategy.product
-    )
+    book = selectors.account_book(account_id=account.id)
+    position = book.position(strategy_id=strategy.id, instrument_id=instrument.id, product=strategy.product)
     current = position.quantity if position else 0
     context = build_risk_context(
-        account=account, strategy=strategy, mapping=mapping, instrument=instrument, market_open=market_open
+        account=account, strategy=strategy, mapping=mapping, instrument=instrument, market_open=market_open, book=book
     )
     orders = []
     for plan in plan_legs(target=signal.target, current_quantity=current):
@@ -97,7 +93,7 @@ def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> lis
         quantity = plan.quantity
         if plan.leg == OrderLeg.ENTRY:
             if orders:  # reversing: the exit ahead frees its exposure for the entry
-                exit_value = abs(current) * (position.last_price or position.average_price)
+                exit_value = position.value
                 context = dataclasses.replace(
                     context,
                     open_exposure=max(context.open_exposure - exit_value, 0),
@@ -223,6 +219,7 @@ def order_request_for(order: Order) -> OrderRequest:
         price=order.price,
         trigger_price=order.trigger_price,
         reference_price=order.reference_price,
+        tick_size=instrument.tick_size,
     )
 
 
@@ -274,7 +271,6 @@ def place_order(*, order_id: int) -> Order:
         order_resolution_schedule(order_id=order.id)
     else:
         order_apply_result(order=order, result=result)
-    order.refresh_from_db()
     return order
 
 

@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from ..brokers import BrokerFill
@@ -18,18 +18,25 @@ logger = logging.getLogger(__name__)
 
 
 def _locked_position(*, order: Order) -> Position:
+    """Lock the ledger row a fill of ``order`` changes, creating it on the first fill.
+
+    Every fill of one position (postback, reconciliation, paper) queues on this lock, so the
+    average price and realised P&L are computed from a state no one else is changing.
+    """
     key = {
         "account_id": order.account_id,
         "strategy_id": order.strategy_id,
         "instrument_id": order.instrument_id,
         "product": order.product,
     }
+    position = Position.objects.select_for_update().filter(**key).first()
+    if position is not None:
+        return position
     try:
         with transaction.atomic():
-            Position.objects.get_or_create(**key)
+            return Position.objects.create(**key)
     except IntegrityError:
-        pass  # created by a concurrent fill; lock it below
-    return Position.objects.select_for_update().get(**key)
+        return Position.objects.select_for_update().get(**key)  # a concurrent first fill created it
 
 
 def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
@@ -39,8 +46,6 @@ def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
     constraint makes the second a no-op. Returns the new Fill, or None if it was known.
     """
     with transaction.atomic():
-        if Fill.objects.filter(account_id=order.account_id, broker_trade_id=fill.trade_id).exists():
-            return None
         position = _locked_position(order=order)
         effect = apply_fill(
             LedgerState(position.quantity, position.average_price),
@@ -60,7 +65,7 @@ def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
                     filled_at=fill.filled_at,
                 )
         except IntegrityError:
-            return None
+            return None  # this trade is already in the ledger
         position.quantity = effect.after.quantity
         position.average_price = effect.after.average_price
         position.realised_pnl += effect.realised_pnl
@@ -69,11 +74,11 @@ def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
         position.state_unknown = False
         position.save()
 
-        totals = order.fills.aggregate(qty=Sum("quantity"))
+        # All fills of one order share this position's lock, so the totals cannot move under us.
+        totals = order.fills.aggregate(qty=Sum("quantity"), value=Sum(F("quantity") * F("price")))
         filled = totals["qty"] or 0
-        value = sum((f.price * f.quantity for f in order.fills.all()), Decimal("0"))
         order.filled_quantity = filled
-        order.average_price = (value / filled).quantize(Decimal("0.0001")) if filled else None
+        order.average_price = (totals["value"] / filled).quantize(Decimal("0.0001")) if filled else None
         order.save(update_fields=["filled_quantity", "average_price", "updated_at"])
         if filled >= order.quantity:
             order_transition(order=order, status=OrderStatus.COMPLETE)

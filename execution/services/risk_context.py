@@ -20,7 +20,9 @@ def build_risk_context(
     mapping: AccountStrategy | None,
     instrument: Instrument,
     market_open: bool,
+    book: selectors.AccountBook | None = None,
 ) -> RiskContext:
+    book = book or selectors.account_book(account_id=account.id)
     engine = EngineState.objects.filter(pk=EngineState.SINGLETON_ID).first()
     per_second, per_minute = selectors.recent_order_counts(account_id=account.id)
     return RiskContext(
@@ -34,11 +36,11 @@ def build_risk_context(
         capital=account.capital,
         allocation_pct=mapping.allocation_pct if mapping else Decimal("0"),
         risk_per_trade_pct=mapping.risk_per_trade_pct if mapping else Decimal("0"),
-        daily_pnl=selectors.daily_pnl(account_id=account.id),
+        daily_pnl=selectors.realised_pnl_today(account_id=account.id) + book.unrealised_pnl,
         daily_loss_limit=account.daily_loss_limit,
-        open_exposure=selectors.open_exposure(account_id=account.id, strategy_id=strategy.id if strategy else None),
-        open_positions=selectors.open_positions_count(account_id=account.id),
-        has_open_position_in_instrument=selectors.has_open_position(account_id=account.id, instrument_id=instrument.id),
+        open_exposure=book.exposure(strategy_id=strategy.id if strategy else None),
+        open_positions=len(book.open_instruments),
+        has_open_position_in_instrument=book.holds(instrument_id=instrument.id),
         max_open_positions=account.max_open_positions,
         max_order_quantity=account.max_order_quantity,
         max_order_value=account.max_order_value,
