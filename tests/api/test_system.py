@@ -76,11 +76,11 @@ def test_emergency_stop_flattens_every_position_and_blocks_a_restart(
     report, status = response.json()["report"], response.json()["status"]
     assert status["engine"]["kill_switch"] is True and status["engine"]["running"] is False
     assert status["open_positions"] == 0
-    assert {(o["account_name"], o["leg"], o["side"], o["status"]) for o in report["exit_orders"]} == {
+    assert {(o["account_name"], o["leg"], o["side"], o["status"]) for o in report["flatten"]["exit_orders"]} == {
         ("Asha", "exit", "SELL", "COMPLETE"),
         ("Bharat", "exit", "SELL", "COMPLETE"),
     }
-    assert report["failed_exits"] == []
+    assert report["flatten"]["failed_exits"] == []
     assert "exchange glitch" in report["reason"]
     assert not Position.objects.exclude(quantity=0).exists()
     assert RiskEvent.objects.filter(kind=RiskEventKind.EMERGENCY_STOP, actor=staff_user).exists()

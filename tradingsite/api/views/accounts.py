@@ -1,4 +1,4 @@
-"""Accounts: list, detail, create, update; a Kite account in one step; positions; halt and resume."""
+"""Accounts: list, detail, create, update; a Kite account in one step; positions; halt, resume, flatten."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from accounts.serializers import (
     ZerodhaAccountCreateSerializer,
 )
 from execution import selectors as execution_selectors
-from execution.serializers import PositionSerializer
+from execution.serializers import FlattenReportSerializer, FlattenRequestSerializer, PositionSerializer
+from execution.services.emergency import account_flatten
 from risk import services as risk_services
 
 from ..filters import AccountFilter
@@ -113,3 +114,18 @@ class AccountViewSet(
             account=account, reason=params.validated_data["reason"], actor=request.user
         )
         return Response(AccountSerializer(account).data)
+
+    @extend_schema(
+        summary="Flatten the account: cancel its open orders and close all its positions",
+        description="The account's state is not changed: halt it too, or its strategies may enter again. "
+        "Check `failed_exits`: those positions are still open.",
+        request=FlattenRequestSerializer,
+        responses=FlattenReportSerializer,
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def flatten(self, request, pk=None):
+        account = self.get_object()
+        params = FlattenRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        report = account_flatten(account=account, actor=request.user, reason=params.validated_data["reason"])
+        return Response(FlattenReportSerializer(report).data)

@@ -1,10 +1,14 @@
-"""Strategies (list, detail, create, update) and the instruments they trade (read-only)."""
+"""Strategies (list, detail, create, update, stop) and the instruments they trade (read-only)."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
+from execution.serializers import FlattenReportSerializer, FlattenRequestSerializer
+from execution.services.emergency import strategy_stop
 from strategies import services as strategy_services
 from strategies.models import Instrument, Strategy
 from strategies.serializers import InstrumentSerializer, StrategySerializer
@@ -41,6 +45,21 @@ class StrategyViewSet(
         serializer.instance = strategy_services.strategy_update(
             strategy=serializer.instance, instruments=fields.pop("instruments", None), **fields
         )
+
+    @extend_schema(
+        summary="Stop the strategy: no new entries, and close its positions on every account",
+        description="Turns the strategy's kill switch off and flattens only its own positions; other "
+        "strategies' positions in the same instruments stay. Check `failed_exits`.",
+        request=FlattenRequestSerializer,
+        responses=FlattenReportSerializer,
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def stop(self, request, pk=None):
+        strategy = self.get_object()
+        params = FlattenRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        report = strategy_stop(strategy=strategy, actor=request.user, reason=params.validated_data["reason"])
+        return Response(FlattenReportSerializer(report).data)
 
 
 @extend_schema_view(
