@@ -69,6 +69,7 @@ class FlattenReport:
     not_cancelled: dict[int, str] = field(default_factory=dict)  # order id -> why it is still open
     exit_orders: list[Order] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)  # position id -> why it got no exit now
+    errors: list[str] = field(default_factory=list)  # failures isolated so the other accounts went on
 
     @property
     def failed_exits(self) -> list[Order]:
@@ -87,13 +88,9 @@ class FlattenReport:
             parts.append(f"{len(self.failed_exits)} exit(s) refused, those positions are still open")
         if self.skipped:
             parts.append(f"{len(self.skipped)} position(s) skipped (an exit already in flight)")
+        if self.errors:
+            parts.append(f"{len(self.errors)} error(s): " + "; ".join(self.errors))
         return f"{self.reason}: " + ", ".join(parts) + "."
-
-    def merge(self, other: FlattenReport) -> None:
-        self.cancelled += other.cancelled
-        self.not_cancelled.update(other.not_cancelled)
-        self.exit_orders += other.exit_orders
-        self.skipped.update(other.skipped)
 
 
 def flatten(*, scope: dict, reason_code: str, reason: str, now: datetime | None = None) -> FlattenReport:
@@ -144,8 +141,14 @@ def orders_cancel_open(*, scope: dict, reason: str, report: FlattenReport) -> No
                 f"{order.tag}: being sent or its outcome unknown; reconciliation resolves it by tag"
             )
             continue
-        broker = brokers.get(order.account_id) or brokers.setdefault(order.account_id, broker_for(order.account))
-        problem = _cancel_at_broker(broker=broker, order=order)
+        try:
+            if order.account_id not in brokers:
+                brokers[order.account_id] = broker_for(order.account)
+            problem = _cancel_at_broker(broker=brokers[order.account_id], order=order)
+        except Exception as exc:
+            # One account's broken adapter must not keep the others' orders open.
+            logger.exception("cancel of %s failed", order.tag)
+            problem = f"cancel failed ({type(exc).__name__}: {exc})"
         if problem:
             report.not_cancelled[order.id] = f"{order.tag}: {problem}"
             continue
@@ -206,22 +209,42 @@ def positions_close(
     market_open = _market_open(now)
     on_date = to_market_time(now).date()
     for position in positions:
-        price = prices.get(position.instrument.instrument_token) or position.last_price or position.average_price
-        _wait_for_order_slot(account_id=position.account_id)
-        created, skipped = _create_exit_orders(
-            position_id=position.id,
-            reason_code=reason_code,
-            reason=reason,
-            price=Decimal(price),
-            market_open=market_open,
-            on_date=on_date,
-        )
-        if skipped:
-            report.skipped[position.id] = skipped
-        for order in created:
-            if order.status == OrderStatus.PENDING:
-                order = place_order(order_id=order.id)
-            report.exit_orders.append(order)
+        try:
+            _close_one(
+                position=position,
+                price=prices.get(position.instrument.instrument_token),
+                reason_code=reason_code,
+                reason=reason,
+                market_open=market_open,
+                on_date=on_date,
+                report=report,
+            )
+        except Exception as exc:
+            # Isolated like the fan-out: one account's failure never keeps another's positions open.
+            logger.exception("square-off of position %s failed", position.id)
+            report.errors.append(f"{position.instrument} on account {position.account_id}: {type(exc).__name__}: {exc}")
+
+
+def _close_one(
+    *, position: Position, price, reason_code: str, reason: str, market_open: bool, on_date, report: FlattenReport
+) -> None:
+    """One position: wait for an order slot, decide and record its exits, then place them."""
+    price = price or position.last_price or position.average_price
+    _wait_for_order_slot(account_id=position.account_id)
+    created, skipped = _create_exit_orders(
+        position_id=position.id,
+        reason_code=reason_code,
+        reason=reason,
+        price=Decimal(price),
+        market_open=market_open,
+        on_date=on_date,
+    )
+    if skipped:
+        report.skipped[position.id] = skipped
+    for order in created:
+        if order.status == OrderStatus.PENDING:
+            order = place_order(order_id=order.id)
+        report.exit_orders.append(order)
 
 
 @transaction.atomic

@@ -300,3 +300,21 @@ def test_exits_beyond_the_order_rate_limit_are_paced_not_refused(engine_running)
 
     assert len(report.flatten.exit_orders) == 12 and report.flatten.failed_exits == []
     assert not Position.objects.filter(account=account).exclude(quantity=0).exists()
+
+
+def test_one_accounts_failure_does_not_keep_the_others_open(book, monkeypatch):
+    place = PaperBroker.place_order
+
+    def broken_for_asha(self, request):
+        if self.account.name == "Asha":
+            raise RuntimeError("adapter bug")
+        return place(self, request)
+
+    monkeypatch.setattr(PaperBroker, "place_order", broken_for_asha)
+
+    report = emergency_stop(reason="partial outage")
+
+    assert len(report.flatten.errors) == 2 and all("adapter bug" in e for e in report.flatten.errors)
+    assert "2 error(s)" in report.summary
+    assert not Position.objects.filter(account=book["bharat"]).exclude(quantity=0).exists()
+    assert RiskEvent.objects.filter(kind=RiskEventKind.SQUARE_OFF).exists()
