@@ -228,6 +228,7 @@ def account_rows(now: datetime | None = None, *, snapshot: PnlSnapshot | None = 
     for account in accounts:
         cell = pnl.get(account.id) or _empty_pnl()
         free_pct = max(100 - account.allocated_pct, ZERO)
+        loss_used = max(-cell["total"], ZERO)  # as account_risk_usage counts it: today's loss, 0 in profit
         rows.append(
             {
                 "account": account,
@@ -235,6 +236,8 @@ def account_rows(now: datetime | None = None, *, snapshot: PnlSnapshot | None = 
                 "unrealised": cell["unrealised"],
                 "total": cell["total"],
                 "open_positions": cell["open_positions"],
+                "loss_used": loss_used,
+                "loss_used_pct": (loss_used * 100 / account.daily_loss_limit).quantize(Decimal("0.1")),
                 "exposure": cell["exposure"].quantize(Decimal("0.01")),
                 "mapping_count": account.mapping_count,
                 "allocated_pct": account.allocated_pct,

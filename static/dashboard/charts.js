@@ -6,7 +6,6 @@
   var url = root.getAttribute("data-url");
   var every = parseInt(root.getAttribute("data-refresh-ms") || "5000", 10);
   var green = "rgba(25, 135, 84, 0.8)", blue = "rgba(13, 110, 253, 0.7)", red = "rgba(220, 53, 69, 0.75)";
-  var amber = "rgba(255, 193, 7, 0.85)";
   var rupees = new Intl.NumberFormat("en-IN", { style: "currency", currency: "INR", maximumFractionDigits: 0 });
   var moneyAxis = { ticks: { callback: function (v) { return rupees.format(v); } } };
   var moneyTooltip = { callbacks: { label: function (c) { return c.dataset.label + ": " + rupees.format(c.parsed.y ?? c.parsed.x); } } };
@@ -40,9 +39,6 @@
     distribution: make("chart-distribution", { type: "bar", data: { labels: [], datasets: [
       { label: "Long value", data: [], backgroundColor: green },
       { label: "Short value", data: [], backgroundColor: red }] }, options: barOptions(true, true, true) }),
-    risk: make("chart-risk", { type: "bar", data: { labels: [], datasets: [
-      { label: "Daily loss used (% of limit)", data: [], backgroundColor: red },
-      { label: "Capital allocated (% of capital)", data: [], backgroundColor: amber }] }, options: barOptions(true, false, false) }),
   };
 
   function set(chart, labels, series) {
@@ -58,7 +54,6 @@
     var e = data.equity, marker = e.labels.map(function (_, i) { return i === e.labels.length - 1 ? e.equity_now : null; });
     set(charts.equity, e.labels, [e.realised, marker]);
     set(charts.distribution, data.distribution.labels, [data.distribution.long, data.distribution.short]);
-    set(charts.risk, data.risk.labels, [data.risk.loss_used_pct, data.risk.allocated_pct]);
     root.setAttribute("data-updated", data.generated_at);
   }
 
@@ -73,4 +68,35 @@
   }
   refresh();
   setInterval(refresh, every);
+})();
+
+// The risk page's chart: its figures come with each refresh of the risk table (json_script),
+// so the chart and the table always show the same moment.
+(function () {
+  "use strict";
+  var canvas = document.getElementById("chart-risk");
+  if (!canvas || !window.Chart) return;
+  var chart = new Chart(canvas, {
+    type: "bar",
+    data: { labels: [], datasets: [
+      { label: "Daily loss used (% of limit)", data: [], backgroundColor: "rgba(220, 53, 69, 0.75)" },
+      { label: "Exposure (% of allocated capital)", data: [], backgroundColor: "rgba(13, 110, 253, 0.7)" },
+      { label: "Allocated (% of capital)", data: [], backgroundColor: "rgba(108, 117, 125, 0.6)" }] },
+    options: { indexAxis: "y", responsive: true, maintainAspectRatio: false, animation: false,
+      scales: { x: { suggestedMax: 100, ticks: { callback: function (v) { return v + "%"; } } } } },
+  });
+  function draw() {
+    var node = document.getElementById("risk-chart-data");
+    if (!node) return;
+    var data = JSON.parse(node.textContent);
+    var box = document.getElementById("risk-chart-box");
+    if (box) box.style.height = Math.max(260, 28 * data.labels.length + 80) + "px";
+    chart.data.labels = data.labels;
+    chart.data.datasets[0].data = data.loss_used_pct;
+    chart.data.datasets[1].data = data.exposure_pct;
+    chart.data.datasets[2].data = data.allocated_pct;
+    chart.update("none");
+  }
+  draw();
+  document.body.addEventListener("htmx:afterSwap", draw);
 })();

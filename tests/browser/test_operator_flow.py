@@ -61,7 +61,7 @@ def test_log_in_start_send_a_signal_and_emergency_stop(celery_worker, live_serve
     page.evaluate("window.__stillTheSamePage = true")
     page.wait_for_function(
         "document.querySelectorAll('#signal-orders tr.order-row[data-status=COMPLETE]').length === 4",
-        timeout=60_000,
+        timeout=90_000,
     )
     assert page.evaluate("window.__stillTheSamePage") is True
     for name in DEMO_ACCOUNTS:
@@ -92,7 +92,17 @@ def test_log_in_start_send_a_signal_and_emergency_stop(celery_worker, live_serve
     shot(page, artifacts, "09-flat-after-emergency-stop")
 
 
-PAGES = ["/", "/pnl/", "/broker-accounts/", "/strategies/", "/mappings/", "/positions/", "/orders/", "/signals/"]
+PAGES = [
+    "/",
+    "/pnl/",
+    "/risk/",
+    "/broker-accounts/",
+    "/strategies/",
+    "/mappings/",
+    "/positions/",
+    "/orders/",
+    "/signals/",
+]
 
 
 def test_every_page_fits_a_phone_and_a_desktop(live_server, browser, artifacts):

@@ -19,6 +19,7 @@ PAGES = [
     ("dashboard:overview", {}),
     ("dashboard:pnl", {}),
     ("dashboard:pnl-charts", {}),
+    ("dashboard:risk", {}),
     ("dashboard:accounts", {}),
     ("dashboard:strategies", {}),
     ("dashboard:mappings", {}),
@@ -214,3 +215,17 @@ def test_the_equity_curve_accumulates_realised_pnl_and_adds_unrealised_only_now(
     assert curve["realised"] == Decimal("70")
     assert curve["unrealised"] == Decimal("20")
     assert curve["now"]["equity"] == Decimal("90")
+
+
+@pytest.mark.django_db
+def test_the_risk_page_says_which_accounts_cannot_open_entries_and_why(staff_client):
+    from risk.services import engine_start
+
+    build_trading_book(size=BookSize(accounts=10, strategies=2, orders=200))
+    engine_start(reason="test")
+    html = staff_client.get(reverse("dashboard:risk")).content.decode()
+    rows = dict(re.findall(r'<td class="fw-semibold">(BENCH account \d+)<.*?<td>\s*(.*?)</td>', html, re.S))
+    assert "Blocked" in rows["BENCH account 009"] and "Halted" in rows["BENCH account 009"]
+    assert "Allowed" in rows["BENCH account 000"] or "Daily loss limit reached" in rows["BENCH account 000"]
+    # A refused decision's failed check is shown with its reason.
+    assert "daily_loss: Today&#x27;s P&amp;L is" in html

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("pnl/", views.pnl, name="pnl"),
     path("pnl/charts.json", views.pnl_charts, name="pnl-charts"),
+    path("risk/", views.risk, name="risk"),
     # Not "accounts/": that prefix belongs to the accounts app (the Kite login flow).
     path("broker-accounts/", views.accounts, name="accounts"),
     path("broker-accounts/<int:account_id>/halt/", actions.account_halt, name="account-halt"),

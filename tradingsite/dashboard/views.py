@@ -36,24 +36,6 @@ def _live(request: HttpRequest, page: str, fragment: str, context: dict) -> Http
     return render(request, fragment if request.htmx else page, context)
 
 
-def _risk_utilisation(rows: list[dict]) -> list[dict]:
-    """Per account: today's loss against its daily limit, and capital allocated against capital."""
-    result = []
-    for row in rows:
-        account = row["account"]
-        loss_used = max(-row["total"], Decimal("0"))
-        result.append(
-            {
-                "account": account,
-                "loss_used": loss_used,
-                "loss_used_pct": (loss_used * 100 / account.daily_loss_limit).quantize(Decimal("0.1")),
-                "allocated_capital": row["allocated_capital"],
-                "allocated_pct": row["allocated_pct"],
-            }
-        )
-    return result
-
-
 @viewer_required
 def overview(request: HttpRequest) -> HttpResponse:
     snapshot = execution_selectors.pnl_snapshot()
@@ -62,7 +44,6 @@ def overview(request: HttpRequest) -> HttpResponse:
         "engine": risk_selectors.engine_state(),
         "totals": execution_selectors.pnl_totals(snapshot=snapshot),
         "accounts": accounts,
-        "risk": {r["account"].id: r for r in _risk_utilisation(accounts)},
         "strategies": execution_selectors.strategy_rows(active_only=True, snapshot=snapshot),
         "positions": execution_selectors.open_positions().order_by("account__name", "instrument__tradingsymbol")[:10],
         "orders": execution_selectors.recent_orders(limit=10),
@@ -80,7 +61,6 @@ def pnl(request: HttpRequest) -> HttpResponse:
         "totals": execution_selectors.pnl_totals(snapshot=snapshot),
         "by_strategy": execution_selectors.pnl_by_strategy(snapshot=snapshot),
         "accounts": accounts,
-        "risk": _risk_utilisation(accounts),
         "distribution": execution_selectors.position_distribution(),
         "curve": execution_selectors.equity_curve(),
     }
@@ -95,7 +75,6 @@ def pnl_charts(request: HttpRequest) -> JsonResponse:
     by_strategy = execution_selectors.pnl_by_strategy(snapshot=snapshot)
     curve = execution_selectors.equity_curve()
     distribution = execution_selectors.position_distribution()
-    risk = _risk_utilisation(accounts)
     points = [
         {"label": timezone.localtime(p["time"]).strftime("%H:%M"), "value": float(p["realised"])}
         for p in curve["points"]
@@ -124,19 +103,30 @@ def pnl_charts(request: HttpRequest) -> JsonResponse:
                 "long": [float(r["long_value"]) for r in distribution],
                 "short": [float(r["short_value"]) for r in distribution],
             },
-            "risk": {
-                "labels": [r["account"].name for r in risk],
-                "loss_used_pct": [float(r["loss_used_pct"]) for r in risk],
-                "allocated_pct": [float(r["allocated_pct"]) for r in risk],
-            },
         }
     )
 
 
 @viewer_required
+def risk(request: HttpRequest) -> HttpResponse:
+    """Each account's risk used today against every limit, as the pre-trade checks see it."""
+    rows = execution_selectors.account_risk_usage()
+    context = {
+        "engine": risk_selectors.engine_state(),
+        "rows": rows,
+        "chart": {
+            "labels": [r.account for r in rows],
+            "loss_used_pct": [float(r.loss_used_pct) for r in rows],
+            "exposure_pct": [float(r.exposure_pct or 0) for r in rows],
+            "allocated_pct": [float(r.allocated_pct) for r in rows],
+        },
+    }
+    return _live(request, "dashboard/risk.html", "dashboard/partials/risk_live.html", context)
+
+
+@viewer_required
 def accounts(request: HttpRequest) -> HttpResponse:
-    rows = execution_selectors.account_rows()
-    context = {"accounts": rows, "risk": {r["account"].id: r for r in _risk_utilisation(rows)}}
+    context = {"accounts": execution_selectors.account_rows()}
     return _live(request, "dashboard/accounts.html", "dashboard/partials/accounts_live.html", context)
 
 

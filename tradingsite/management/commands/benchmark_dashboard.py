@@ -65,9 +65,11 @@ class Command(BaseCommand):
         pages = [
             ("overview", reverse("dashboard:overview"), {}),
             ("overview (live fragment)", reverse("dashboard:overview"), htmx),
-            ("P&L and risk", reverse("dashboard:pnl"), {}),
-            ("P&L and risk (live fragment)", reverse("dashboard:pnl"), htmx),
+            ("P&L", reverse("dashboard:pnl"), {}),
+            ("P&L (live fragment)", reverse("dashboard:pnl"), htmx),
             ("P&L charts JSON", reverse("dashboard:pnl-charts"), {}),
+            ("risk", reverse("dashboard:risk"), {}),
+            ("risk (live fragment)", reverse("dashboard:risk"), htmx),
             ("accounts", reverse("dashboard:accounts"), {}),
             ("strategies", reverse("dashboard:strategies"), {}),
             ("mappings", reverse("dashboard:mappings"), {}),
