@@ -28,12 +28,16 @@ WRITES = [
     ("post", "/api/system/start"),
     ("post", "/api/system/stop"),
     ("post", "/api/system/emergency-stop"),
+    ("post", "/api/system/kill-switch-reset"),
     ("post", "/api/accounts"),
     ("post", "/api/accounts/create-zerodha"),
     ("patch", "/api/accounts/1"),
     ("post", "/api/accounts/1/halt"),
+    ("post", "/api/accounts/1/resume"),
+    ("post", "/api/accounts/1/flatten"),
     ("post", "/api/strategies"),
     ("put", "/api/strategies/1"),
+    ("post", "/api/strategies/1/stop"),
     ("post", "/api/mappings"),
     ("patch", "/api/mappings/1"),
     ("post", "/api/signals/manual"),
@@ -157,3 +161,16 @@ def test_password_guessing_is_throttled_per_address(anonymous, staff_user, setti
     ]
     assert [r.status_code for r in guesses] == [400, 400, 400, 429]
     assert error_of(guesses[-1])["code"] == "throttled"
+
+
+def test_an_unexpected_error_is_a_500_in_the_error_format_and_logged(staff, monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("tradingsite.api.views.system.system_status", broken)
+    response = staff.get("/api/system/status")
+    assert response.status_code == 500
+    error = error_of(response)
+    assert error["code"] == "server_error"
+    assert "a bug" not in error["message"], "internals stay in the log"
+    assert any("a bug" in (r.exc_text or "") or "a bug" in str(r.exc_info) for r in caplog.records)
