@@ -11,6 +11,7 @@ import logging
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -26,7 +27,7 @@ from .forms import EmergencyStopForm, ManualSignalForm, OrderFilterForm
 
 logger = logging.getLogger(__name__)
 
-POSITIONS_SHOWN = 500
+POSITIONS_PER_PAGE = 100
 ORDERS_PER_PAGE = 50
 SIGNALS_SHOWN = 50
 
@@ -152,9 +153,11 @@ def positions(request: HttpRequest) -> HttpResponse:
     )
     if strategy_id := filters.cleaned_data.get("strategy"):
         qs = qs.filter(strategy_id=strategy_id)
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
-        "positions": qs[:POSITIONS_SHOWN],
-        "shown_limit": POSITIONS_SHOWN,
+        "page": Paginator(qs, POSITIONS_PER_PAGE).get_page(request.GET.get("page")),
+        "query": query.urlencode(),
         "totals": execution_selectors.pnl_totals(),
         "account_choices": Account.objects.order_by("name").values_list("id", "name"),
         "strategy_choices": Strategy.objects.order_by("name").values_list("id", "name"),

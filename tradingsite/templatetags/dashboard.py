@@ -7,6 +7,9 @@ from decimal import Decimal
 from django import template
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from risk.sizing import format_inr, format_qty
 
@@ -109,3 +112,84 @@ def get_item(mapping: dict, key):
 def failed_checks(checks) -> list[dict]:
     """The risk checks an order failed, from its decision record's per-check results."""
     return [c for c in (checks or []) if not c.get("passed")]
+
+
+# --- Per-row pieces, built in Python: a table of a hundred accounts renders them hundreds of times,
+# and an {% include %} per cell costs several times more than these few lines.
+
+
+@register.simple_tag
+def usage_bar(pct, label: str = "", limit: str = "", neutral: bool = False) -> str:
+    """A share of a limit used, as a bar with its percentage and, optionally, "label of limit"."""
+    width = clamp_percent(pct)
+    colour = "bg-primary" if neutral else percent_bar(pct)
+    bar = format_html(
+        '<div class="d-flex align-items-center gap-2"><div class="progress usage flex-grow-1" role="progressbar" '
+        'aria-valuenow="{}" aria-valuemin="0" aria-valuemax="100" aria-label="{}% used">'
+        '<div class="progress-bar {}" style="width: {}%"></div></div><span class="small num">{}%</span></div>',
+        width,
+        pct,
+        colour,
+        width,
+        pct,
+    )
+    if label:
+        bar += format_html('<div class="small text-body-secondary num text-start">{} of {}</div>', label, limit)
+    return bar
+
+
+@register.simple_tag
+def account_state(account) -> str:
+    """The account's state in words: halted, needs login, trading off. Never green when it cannot trade."""
+    if account.status == "halted":
+        parts = [format_html('<span class="badge text-bg-danger" title="{}">Halted</span>', account.status_reason)]
+    elif account.status == "needs_login":
+        parts = [
+            format_html('<span class="badge text-bg-warning" title="{}">Needs Kite login</span>', account.status_reason)
+        ]
+    elif not account.is_logged_in:
+        parts = [mark_safe('<span class="badge text-bg-warning">Not logged in</span>')]  # noqa: S308 (constant)
+    else:
+        parts = [mark_safe('<span class="badge text-bg-success">Active</span>')]  # noqa: S308 (constant)
+    if account.is_paper:
+        parts.append(mark_safe(' <span class="badge text-bg-light border">Paper</span>'))  # noqa: S308 (constant)
+    elif account.is_logged_in:
+        expires = timezone.localtime(account.access_token_expires_at).strftime("%d %b %H:%M")
+        parts.append(
+            format_html(
+                ' <span class="badge text-bg-light border" title="Session valid until {}">Logged in</span>', expires
+            )
+        )
+    if not account.trading_enabled:
+        parts.append(mark_safe(' <span class="badge text-bg-secondary">Trading off</span>'))  # noqa: S308 (constant)
+    if account.status_reason and account.status != "active":
+        parts.append(format_html('<div class="small text-body-secondary">{}</div>', account.status_reason))
+    return mark_safe("".join(parts))  # noqa: S308 (every part escaped above)
+
+
+@register.simple_tag
+def order_status(order) -> str:
+    """An order's status as it is: blocked and rejected are red."""
+    return format_html('<span class="badge {}">{}</span>', status_badge(order.status), order.get_status_display())
+
+
+_TARGETS = {1: ("text-bg-success", "LONG"), -1: ("text-bg-danger", "SHORT"), 0: ("text-bg-secondary", "FLAT")}
+
+
+@register.simple_tag
+def signal_badges(signal) -> str:
+    """Direction, source, and where its price came from (simulated prices are labelled so)."""
+    colour, word = _TARGETS[signal.target]
+    html = format_html(
+        '<span class="badge {}">{}</span> <span class="badge text-bg-light border">{}</span>',
+        colour,
+        word,
+        signal.get_source_display(),
+    )
+    if signal.data_source == "simulated":
+        html += mark_safe(  # noqa: S308 (constant)
+            ' <span class="badge text-bg-warning" title="Priced from the simulated market feed">simulated</span>'
+        )
+    elif signal.data_source:
+        html += format_html(' <span class="badge text-bg-light border">{}</span>', signal.data_source)
+    return html
