@@ -1,4 +1,4 @@
-"""The engine: start, stop, status, emergency stop."""
+"""The engine: status, start, stop, emergency stop and kill-switch reset."""
 
 from __future__ import annotations
 
