@@ -7,12 +7,12 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 # One id per test run, inherited by the worker subprocess: two runs on one machine (two
 # developers, or CI beside a developer) get their own test database and their own Redis keys.
 TEST_RUN_ID = os.environ.setdefault("TEST_RUN_ID", str(os.getpid()))
+os.environ.setdefault("CELERY_KEY_PREFIX", f"test{TEST_RUN_ID}:")
 
 from tradingsite.settings import *  # noqa: E402,F403
-from tradingsite.settings import CELERY_BROKER_TRANSPORT_OPTIONS, DATABASES  # noqa: E402
+from tradingsite.settings import DATABASES  # noqa: E402
 
 DATABASES["default"]["TEST"] = {"NAME": f"test_trading_{TEST_RUN_ID}"}
-CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"test{TEST_RUN_ID}:"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SIMULATED_MARKET_24X7 = True
 # Serve static files from the apps' folders (no collectstatic in tests).

@@ -127,9 +127,13 @@ LOGOUT_REDIRECT_URL = "dashboard:login"
 # --- Celery -----------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_FS_BROKER_DIR = VAR_DIR / "celery-broker"
+# A prefix for every broker key, so several deployments (or test runs) can share one Redis.
+CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    if CELERY_KEY_PREFIX:
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = CELERY_KEY_PREFIX
 else:
     # The embedded default: a broker that is just folders on disk, so no service is needed.
     CELERY_BROKER_URL = "filesystem://"

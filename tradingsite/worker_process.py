@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ def start_worker(
 ) -> subprocess.Popen:
     from tradingsite.celery import app
 
+    hostname = f"worker-{os.getpid()}-{time.time_ns()}@{socket.gethostname()}"
     worker = subprocess.Popen(  # noqa: S603 (fixed argv: this interpreter running celery)
         [
             sys.executable,
@@ -36,7 +38,7 @@ def start_worker(
             "--loglevel",
             "INFO",
             "--hostname",
-            f"worker-{os.getpid()}-{time.time_ns()}@%h",
+            hostname,
         ],
         cwd=ROOT,
         env={**os.environ, **env},
@@ -47,7 +49,8 @@ def start_worker(
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"the Celery worker exited at start with code {worker.returncode}")
-        if app.control.ping(timeout=0.5):
+        replies = app.control.ping(timeout=0.5)
+        if any(hostname in reply for reply in replies):  # this worker, not another one on the same broker
             return worker
     stop_worker(worker)
     raise RuntimeError("the Celery worker did not answer a ping within 60 s")

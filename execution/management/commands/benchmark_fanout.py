@@ -1,3 +1,5 @@
+import os
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
@@ -31,13 +33,21 @@ class Command(BaseCommand):
             raise CommandError("--repeats must be at least 2 and every account count at least 1")
         from tradingsite.celery import app
 
-        app.control.purge()
+        # Keys and a database of its own: another worker on this Redis never takes its tasks,
+        # and nothing an operator keeps in the configured database is touched.
+        key_prefix = f"benchmark{os.getpid()}:"
+        app.conf.broker_transport_options = {**app.conf.broker_transport_options, "global_keyprefix": key_prefix}
         original_name = connection.settings_dict["NAME"]
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"benchmark_fanout_{os.getpid()}"
         connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
         worker = None
         try:
             worker = start_worker(
-                env={"DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": settings.REDIS_URL},
+                env={
+                    "DATABASE_URL": database_url(connection.settings_dict),
+                    "REDIS_URL": settings.REDIS_URL,
+                    "CELERY_KEY_PREFIX": key_prefix,
+                },
                 concurrency=concurrency,
                 pool=pool,
             )
@@ -53,8 +63,6 @@ class Command(BaseCommand):
         self._print(rows, concurrency, pool)
 
     def _print(self, rows, concurrency, pool):
-        import os
-
         self.stdout.write(
             f"Fan-out of one signal to N paper accounts; worker: {pool} x{concurrency}; "
             f"{os.cpu_count()} CPUs; PostgreSQL + Redis. Latency = signal recorded -> last order placed."
