@@ -122,16 +122,17 @@ def failed_checks(checks) -> list[dict]:
 def usage_bar(pct, label: str = "", limit: str = "", neutral: bool = False) -> str:
     """A share of a limit used, as a bar with its percentage and, optionally, "label of limit"."""
     width = clamp_percent(pct)
+    pct_text = percent(pct)
     colour = "bg-primary" if neutral else percent_bar(pct)
     bar = format_html(
         '<div class="d-flex align-items-center gap-2"><div class="progress usage flex-grow-1" role="progressbar" '
         'aria-valuenow="{}" aria-valuemin="0" aria-valuemax="100" aria-label="{}% used">'
         '<div class="progress-bar {}" style="width: {}%"></div></div><span class="small num">{}%</span></div>',
         width,
-        pct,
+        pct_text,
         colour,
         width,
-        pct,
+        pct_text,
     )
     if label:
         bar += format_html('<div class="small text-body-secondary num text-start">{} of {}</div>', label, limit)
@@ -193,3 +194,12 @@ def signal_badges(signal) -> str:
     elif signal.data_source:
         html += format_html(' <span class="badge text-bg-light border">{}</span>', signal.data_source)
     return html
+
+
+@register.filter(name="pct")
+def percent(value) -> str:
+    """A percentage without localisation's cost or trailing zeros: 50.00 -> "50", 1.50 -> "1.5"."""
+    if value is None or value == "":
+        return "–"
+    text = f"{Decimal(value):.2f}".rstrip("0").rstrip(".")
+    return text or "0"
