@@ -68,7 +68,7 @@ def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order
     signal = Signal.objects.select_related("strategy", "instrument").get(pk=signal_id)
     market_open = _market_open()
     orders = _create_orders(signal=signal, account_id=account_id, market_open=market_open)
-    return [place_order(order_id=o.id) if o.status == OrderStatus.PENDING else o for o in orders]
+    return [place_order(order_id=o.id, order=o) if o.status == OrderStatus.PENDING else o for o in orders]
 
 
 @transaction.atomic
@@ -223,16 +223,21 @@ def order_request_for(order: Order) -> OrderRequest:
     )
 
 
-def place_order(*, order_id: int) -> Order:
+def place_order(*, order_id: int, order: Order | None = None) -> Order:
     """Send a PENDING order to its broker exactly once.
 
     The claim (stamping ``placed_at`` on a PENDING, never-tried order) is a single UPDATE, so of
     two workers only one wins; a crash after the claim leaves the order to reconciliation by tag.
+    ``order`` may pass the row the caller just wrote (with its account and instrument) to save a read.
     """
+    placed_at = timezone.now()
     claimed = Order.objects.filter(pk=order_id, status=OrderStatus.PENDING, placed_at__isnull=True).update(
-        placed_at=timezone.now()
+        placed_at=placed_at
     )
-    order = Order.objects.select_related("account", "instrument").get(pk=order_id)
+    if order is None or not claimed:
+        order = Order.objects.select_related("account", "instrument").get(pk=order_id)
+    else:
+        order.placed_at = placed_at
     if not claimed:
         return order
     broker = broker_for(order.account)

@@ -45,7 +45,9 @@ def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
     Postbacks and reconciliation may both report the same trade; the (account, trade id)
     constraint makes the second a no-op. Returns the new Fill, or None if it was known.
     """
-    with transaction.atomic():
+    # No savepoint of its own when called inside a transaction: nothing here needs a partial rollback
+    # but the Fill insert, which has its own.
+    with transaction.atomic(savepoint=False):
         position = _locked_position(order=order)
         effect = apply_fill(
             LedgerState(position.quantity, position.average_price),

@@ -19,8 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--repeats", type=int, default=7, help="signals per account count")
         parser.add_argument("--concurrency", type=int, default=4, help="worker processes")
         parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
+        parser.add_argument("--worker-log", help="write the worker's log to this file")
 
-    def handle(self, *args, accounts, repeats, concurrency, pool, **options):
+    def handle(self, *args, accounts, repeats, concurrency, pool, worker_log, **options):
         from tradingsite.worker_process import database_url, start_worker, stop_worker
 
         if connection.vendor != "postgresql" or not settings.REDIS_URL:
@@ -50,6 +51,7 @@ class Command(BaseCommand):
                 },
                 concurrency=concurrency,
                 pool=pool,
+                log=open(worker_log, "w") if worker_log else None,  # noqa: SIM115 (closed with the worker)
             )
             rows = []
             for n in counts:
