@@ -47,7 +47,8 @@ def test_log_in_start_send_a_signal_and_emergency_stop(celery_worker, live_serve
     # Send a manual long signal with a stop 2% under the last price.
     page.goto(base + "/signals/")
     price = Decimal(page.locator("#last-prices [data-symbol='NSE:INFY']").get_attribute("data-price"))
-    stop = (price * Decimal("0.98")).quantize(Decimal("0.05"))
+    tick = Decimal("0.05")
+    stop = (price * Decimal("0.98") / tick).to_integral_value() * tick
     page.select_option("#id_strategy", label=DEMO_STRATEGY)
     page.select_option("#id_instrument", label="NSE:INFY")
     page.select_option("#id_direction", value="1")
