@@ -229,3 +229,16 @@ def test_the_risk_page_says_which_accounts_cannot_open_entries_and_why(staff_cli
     assert "Allowed" in rows["BENCH account 000"] or "Daily loss limit reached" in rows["BENCH account 000"]
     # A refused decision's failed check is shown with its reason.
     assert "daily_loss: Today&#x27;s P&amp;L is" in html
+
+
+@pytest.mark.django_db
+def test_a_kite_account_that_is_not_logged_in_gets_a_login_button(viewer_client):
+    from tests.factories import AccountFactory
+
+    kite = AccountFactory(name="Kite Esha", broker="kite", zerodha_user_id="AB1234", api_key="key")
+    AccountFactory(name="Paper Farah")
+    html = viewer_client.get(reverse("dashboard:accounts")).content.decode()
+    assert f'href="{reverse("accounts:kite-login", args=[kite.id])}"' in html
+    assert "Log in with Kite" in html and html.count("Log in with Kite") == 1  # paper accounts need none
+    overview = viewer_client.get(reverse("dashboard:overview")).content.decode()
+    assert "Kite Esha needs login" in overview
