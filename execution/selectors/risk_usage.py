@@ -133,7 +133,7 @@ def account_risk_usage(*, account_id: int | None = None, now: datetime | None = 
         .values("account_id")
         .annotate(n=Count("id"))
     }
-    rejections = _last_rejections(ids)
+    rejections = _last_rejections(ids, since=today)
     kinds = halt_kinds(account_ids=ids)
 
     rows = []
@@ -199,9 +199,10 @@ def _exposure_and_instruments(ids: list[int]) -> tuple[dict[int, Decimal], dict[
     return exposure, instruments
 
 
-def _last_rejections(ids: list[int]) -> dict[int, list[RejectedDecision]]:
+def _last_rejections(ids: list[int], *, since: datetime) -> dict[int, list[RejectedDecision]]:
+    """Today's latest refusals per account: ranking all history would slow down as it grows."""
     latest = (
-        RiskDecisionRecord.objects.filter(account_id__in=ids, approved=False)
+        RiskDecisionRecord.objects.filter(account_id__in=ids, approved=False, created_at__gte=since)
         .select_related("strategy", "instrument")
         .annotate(
             rank=Window(RowNumber(), partition_by=[F("account_id")], order_by=[F("created_at").desc(), F("id").desc()])
