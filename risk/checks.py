@@ -176,9 +176,7 @@ def _check(name: str, *, entry_limit: bool = False) -> Callable[[Callable], Chec
         @functools.wraps(fn)
         def run(proposal: OrderProposal, context: RiskContext) -> CheckResult:
             try:
-                if name != "inputs" and not (
-                    isinstance(proposal, OrderProposal) and isinstance(context, RiskContext)
-                ):
+                if name != "inputs" and not (isinstance(proposal, OrderProposal) and isinstance(context, RiskContext)):
                     raise InvalidInput("the order proposal or the risk snapshot is malformed (see inputs)")
                 passed, reason = fn(proposal, context)
                 passed = passed is True
@@ -347,13 +345,11 @@ def _price_consistency(p: OrderProposal) -> list[str]:
         side = p.side
         if side == "BUY" and trigger > limit:
             problems.append(
-                f"a stop-loss BUY's trigger {format_inr(trigger)} is above "
-                f"its limit price {format_inr(limit)}"
+                f"a stop-loss BUY's trigger {format_inr(trigger)} is above its limit price {format_inr(limit)}"
             )
         if side == "SELL" and trigger < limit:
             problems.append(
-                f"a stop-loss SELL's trigger {format_inr(trigger)} is below "
-                f"its limit price {format_inr(limit)}"
+                f"a stop-loss SELL's trigger {format_inr(trigger)} is below its limit price {format_inr(limit)}"
             )
     return problems
 
@@ -444,8 +440,7 @@ def check_max_order_quantity(p: OrderProposal, c: RiskContext) -> tuple[bool, st
     maximum = _count(c, "max_order_quantity", "maximum order quantity")
     if quantity > maximum:
         return False, (
-            f"Quantity {format_qty(quantity)} exceeds the account's maximum "
-            f"of {format_qty(maximum)} per order."
+            f"Quantity {format_qty(quantity)} exceeds the account's maximum of {format_qty(maximum)} per order."
         )
     return True, f"Quantity {format_qty(quantity)} is within the maximum of {format_qty(maximum)} per order."
 
@@ -466,12 +461,8 @@ def check_max_order_value(p: OrderProposal, c: RiskContext) -> tuple[bool, str]:
 def check_order_rate(p: OrderProposal, c: RiskContext) -> tuple[bool, str]:
     last_second = _count(c, "orders_last_second", "orders in the last second", allow_zero=True)
     last_minute = _count(c, "orders_last_minute", "orders in the last minute", allow_zero=True)
-    per_second = min(
-        _count(c, "max_orders_per_second", "maximum orders per second"), KITE_MAX_ORDERS_PER_SECOND
-    )
-    per_minute = min(
-        _count(c, "max_orders_per_minute", "maximum orders per minute"), KITE_MAX_ORDERS_PER_MINUTE
-    )
+    per_second = min(_count(c, "max_orders_per_second", "maximum orders per second"), KITE_MAX_ORDERS_PER_SECOND)
+    per_minute = min(_count(c, "max_orders_per_minute", "maximum orders per minute"), KITE_MAX_ORDERS_PER_MINUTE)
     problems = []
     if last_second >= per_second:
         problems.append(
@@ -496,8 +487,7 @@ def check_exit_position(p: OrderProposal, c: RiskContext) -> tuple[bool, str]:
     if _flag(c, "has_open_position_in_instrument", "has open position in instrument"):
         return True, "The account has an open position in this instrument for the exit to reduce."
     return False, (
-        "This exit has no open position in the instrument to reduce; sending it would open a new "
-        "position instead."
+        "This exit has no open position in the instrument to reduce; sending it would open a new position instead."
     )
 
 
@@ -531,11 +521,7 @@ def check_strategy_enabled(p: OrderProposal, c: RiskContext) -> tuple[bool, str]
     mapping = _flag(c, "mapping_enabled", "mapping enabled")
     if strategy and mapping:
         return True, "The strategy and its mapping onto this account are enabled."
-    off = [
-        label
-        for label, on in (("the strategy", strategy), ("its mapping onto this account", mapping))
-        if not on
-    ]
+    off = [label for label, on in (("the strategy", strategy), ("its mapping onto this account", mapping)) if not on]
     return (
         False,
         f"{' and '.join(off).capitalize()} {'is' if len(off) == 1 else 'are'} disabled; no new entries.",
@@ -584,8 +570,7 @@ def check_per_trade_risk(p: OrderProposal, c: RiskContext) -> tuple[bool, str]:
         )
     if side == "SELL" and stop <= reference:
         return False, (
-            f"The stop {format_inr(stop)} of a SELL must be above "
-            f"the reference price {format_inr(reference)}."
+            f"The stop {format_inr(stop)} of a SELL must be above the reference price {format_inr(reference)}."
         )
     per_unit = abs(reference - stop)
     risk = quantity * per_unit
@@ -593,9 +578,7 @@ def check_per_trade_risk(p: OrderProposal, c: RiskContext) -> tuple[bool, str]:
         f"Risk {format_inr(risk)} ({format_qty(quantity)} × {format_inr(per_unit)} "
         f"from {format_inr(reference)} to the stop {format_inr(stop)})"
     )
-    budget_text = (
-        f"the budget of {format_inr(budget)} ({format_pct(risk_pct)} of {format_inr(allocated)} allocated)"
-    )
+    budget_text = f"the budget of {format_inr(budget)} ({format_pct(risk_pct)} of {format_inr(allocated)} allocated)"
     if risk > budget:
         return False, f"{text} exceeds {budget_text}."
     return True, f"{text} is within {budget_text}."
@@ -609,13 +592,9 @@ def check_allocation(p: OrderProposal, c: RiskContext) -> tuple[bool, str]:
     exposure = _amount(c, "open_exposure", "open exposure", allow_zero=True)
     value = quantity * reference
     total = exposure + value
-    text = (
-        f"Open exposure {format_inr(exposure)} plus this order's {format_inr(value)} "
-        f"makes {format_inr(total)}"
-    )
+    text = f"Open exposure {format_inr(exposure)} plus this order's {format_inr(value)} makes {format_inr(total)}"
     allocation_text = (
-        f"the allocated capital of {format_inr(allocated)} "
-        f"({format_pct(allocation)} of {format_inr(capital)})"
+        f"the allocated capital of {format_inr(allocated)} ({format_pct(allocation)} of {format_inr(capital)})"
     )
     if total > allocated:
         return False, f"{text}, above {allocation_text}."
@@ -635,8 +614,7 @@ def check_max_open_positions(p: OrderProposal, c: RiskContext) -> tuple[bool, st
             f"the maximum is {format_qty(maximum)}; no new instrument."
         )
     return True, (
-        f"Open positions in {format_qty(open_positions)} instruments, "
-        f"below the maximum of {format_qty(maximum)}."
+        f"Open positions in {format_qty(open_positions)} instruments, below the maximum of {format_qty(maximum)}."
     )
 
 

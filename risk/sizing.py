@@ -185,8 +185,7 @@ def to_fraction(
         raise InvalidInput(_too_large(label, value, maximum))
     if _significant_places(value) > MAX_DECIMAL_PLACES:
         raise InvalidInput(
-            f"{label} has more than {MAX_DECIMAL_PLACES} decimal places, was it built from a float? "
-            f"({describe(value)})"
+            f"{label} has more than {MAX_DECIMAL_PLACES} decimal places, was it built from a float? ({describe(value)})"
         )
     return Fraction(value)
 
@@ -362,9 +361,7 @@ def _size_position(
     if quantity == 0:
         if units >= 1:
             limited_by = "lot_size"
-            reason = (
-                f"Quantity 0: {description} allows {_units(cap)}, less than one lot of {format_qty(lot)}."
-            )
+            reason = f"Quantity 0: {description} allows {_units(cap)}, less than one lot of {format_qty(lot)}."
         else:
             reason = f"Quantity 0: {description} allows {_units(cap)}."
 

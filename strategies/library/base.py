@@ -49,8 +49,7 @@ class Strategy:
             return cls.Parameters.model_validate(parameters)
         except ValidationError as exc:
             reasons = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'parameters'}: {err['msg']}"
-                for err in exc.errors()
+                f"{'.'.join(str(p) for p in err['loc']) or 'parameters'}: {err['msg']}" for err in exc.errors()
             )
             raise StrategyParameterError(reasons) from None
 

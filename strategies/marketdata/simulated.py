@@ -294,9 +294,7 @@ class SimulatedMarketData(MarketDataSource):
             starts = np.concatenate([b.starts_ns[lo:hi] for b, lo, hi in chunks])
         return _frame(starts, cols)
 
-    def _daily_candles(
-        self, token: int, last_day: date, count: int, tick: float, decimals: int
-    ) -> pd.DataFrame:
+    def _daily_candles(self, token: int, last_day: date, count: int, tick: float, decimals: int) -> pd.DataFrame:
         days = [last_day]
         d = last_day
         while len(days) < count:

@@ -171,9 +171,7 @@ def test_around_the_clock(atc):
     day = (ist(sat, 0), ist(sat, 23, 59))
     assert atc.bar_closes("1h", *day) == [ist(sat, h) for h in range(0, 24)]  # 00:00 closes Friday's last bar
     assert atc.bar_closes("5m", ist(sat, 0, 1), ist(sat, 1))[0] == ist(sat, 0, 5)
-    assert atc.bar_closes("1d", ist(sat, 0, 1), ist(sat + timedelta(days=1), 0)) == [
-        ist(sat + timedelta(days=1), 0)
-    ]
+    assert atc.bar_closes("1d", ist(sat, 0, 1), ist(sat + timedelta(days=1), 0)) == [ist(sat + timedelta(days=1), 0)]
     assert atc.last_bar_close("1h", ist(sat, 13, 59)) == ist(sat, 13)
     assert atc.last_bar_close("1d", ist(sat, 13)) == ist(sat, 0)
     assert atc.last_bar_close("1m", ist(sat, 0, 0)) == ist(sat, 0, 0)

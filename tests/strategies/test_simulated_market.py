@@ -20,9 +20,7 @@ def ist(d: date, h: int, m: int = 0) -> datetime:
 
 
 def instrument(token=408065, tick="0.05", symbol="INFY"):
-    return SimpleNamespace(
-        instrument_token=token, exchange="NSE", tradingsymbol=symbol, tick_size=Decimal(tick)
-    )
+    return SimpleNamespace(instrument_token=token, exchange="NSE", tradingsymbol=symbol, tick_size=Decimal(tick))
 
 
 @pytest.fixture
