@@ -96,10 +96,13 @@ class InFlightEntry:
 
 @dataclass(frozen=True)
 class AccountBook:
-    """What an account holds and has on the way, read in two queries for a risk decision."""
+    """What an account holds, has on the way and has just sent, read in two queries for a risk decision."""
 
     positions: tuple[BookPosition, ...]
     in_flight: tuple[InFlightEntry, ...]
+    orders_last_second: int = 0  # orders sent (placed) in the last second and minute: Kite's rate limits
+    orders_last_minute: int = 0
+    has_signal_orders: bool = False  # the account already has orders for the signal asked about
 
     def position(self, *, strategy_id: int | None, instrument_id: int, product: str) -> BookPosition | None:
         return next(
@@ -138,20 +141,53 @@ class AccountBook:
         return any(p.instrument_id == instrument_id for p in self.positions)
 
 
-def account_book(*, account_id: int) -> AccountBook:
+def account_book(*, account_id: int, signal_id: int | None = None, now: datetime | None = None) -> AccountBook:
+    """The account's open positions, and in one read of its orders: in-flight entries, orders sent in
+    the last minute, and whether ``signal_id`` already has orders on it (a redelivered task)."""
     positions = tuple(
         BookPosition(**row)
         for row in Position.objects.filter(account_id=account_id)
         .exclude(quantity=0)
         .values("strategy_id", "instrument_id", "product", "quantity", "average_price", "last_price", "unrealised_pnl")
     )
-    in_flight = tuple(
-        InFlightEntry(strategy_id=sid, instrument_id=iid, unfilled_quantity=max(qty - filled, 0), reference_price=price)
-        for sid, iid, qty, filled, price in in_flight_entries(account_id=account_id).values_list(
-            "strategy_id", "instrument_id", "quantity", "filled_quantity", "reference_price"
+    now = now or timezone.now()
+    minute_ago, second_ago = now - timedelta(minutes=1), now - timedelta(seconds=1)
+    wanted = Q(leg=OrderLeg.ENTRY, status__in=IN_FLIGHT_STATUSES) | Q(placed_at__gte=minute_ago)
+    if signal_id is not None:
+        wanted |= Q(signal_id=signal_id)
+    in_flight, last_second, last_minute, has_signal_orders = [], 0, 0, False
+    for sid, iid, qty, filled, price, leg, status, placed_at, order_signal_id in (
+        Order.objects.filter(wanted, account_id=account_id)
+        .order_by()
+        .values_list(
+            "strategy_id",
+            "instrument_id",
+            "quantity",
+            "filled_quantity",
+            "reference_price",
+            "leg",
+            "status",
+            "placed_at",
+            "signal_id",
         )
+    ):
+        if leg == OrderLeg.ENTRY and status in IN_FLIGHT_STATUSES:
+            in_flight.append(
+                InFlightEntry(
+                    strategy_id=sid, instrument_id=iid, unfilled_quantity=max(qty - filled, 0), reference_price=price
+                )
+            )
+        if placed_at is not None and placed_at >= minute_ago:
+            last_minute += 1
+            last_second += placed_at >= second_ago
+        has_signal_orders = has_signal_orders or (signal_id is not None and order_signal_id == signal_id)
+    return AccountBook(
+        positions=positions,
+        in_flight=tuple(in_flight),
+        orders_last_second=last_second,
+        orders_last_minute=last_minute,
+        has_signal_orders=has_signal_orders,
     )
-    return AccountBook(positions=positions, in_flight=in_flight)
 
 
 def open_exposure(*, account_id: int, strategy_id: int | None) -> Decimal:

@@ -32,7 +32,7 @@ from ..brokers import (
 from ..models import AccountStrategy, Order, OrderLeg, OrderStatus
 from ..tags import signal_order_tag
 from . import locks
-from .orders_state import order_transition
+from .orders_state import order_transition, order_transition_unsaved
 from .positions import fill_record
 from .risk_context import build_risk_context, proposal_for
 
@@ -76,12 +76,11 @@ def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> lis
     # The account row lock serialises every order decision on one account, so racing signals
     # cannot together breach a limit; PostgreSQL honours it, SQLite serialises whole writes.
     account = locks.lock_account(account_id=account_id)
-    existing = list(Order.objects.filter(signal=signal, account=account))
-    if existing:
+    book = selectors.account_book(account_id=account.id, signal_id=signal.id)
+    if book.has_signal_orders:
         return []  # already handled by an earlier delivery of this task: never a second order
     strategy, instrument = signal.strategy, signal.instrument
     mapping = AccountStrategy.objects.filter(account=account, strategy=strategy).first()
-    book = selectors.account_book(account_id=account.id)
     position = book.position(strategy_id=strategy.id, instrument_id=instrument.id, product=strategy.product)
     current = position.quantity if position else 0
     context = build_risk_context(
@@ -282,8 +281,17 @@ def place_order(*, order_id: int, order: Order | None = None) -> Order:
 def order_apply_result(*, order: Order, result: PlaceResult) -> None:
     """Record what the broker said about a placement: its id, its status and any fills, together."""
     with transaction.atomic():
-        order_transition(
+        if not result.fills:
+            order_transition(
+                order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
+            )
+            return
+        # The broker's answer is written with the first new fill's totals: one UPDATE of the order.
+        _, unsaved = order_transition_unsaved(
             order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
         )
         for fill in result.fills:
-            fill_record(order=order, fill=fill)
+            if fill_record(order=order, fill=fill, also_save=unsaved) is not None:
+                unsaved = []
+        if unsaved:  # every fill was already known
+            order.save(update_fields=["updated_at", *unsaved])

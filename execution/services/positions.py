@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -39,11 +40,13 @@ def _locked_position(*, order: Order) -> Position:
         return Position.objects.select_for_update().get(**key)  # a concurrent first fill created it
 
 
-def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
+def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()) -> Fill | None:
     """Record one broker trade against its order and the position ledger, exactly once.
 
     Postbacks and reconciliation may both report the same trade; the (account, trade id)
-    constraint makes the second a no-op. Returns the new Fill, or None if it was known.
+    constraint makes the second a no-op. Returns the new Fill, or None if it was known (and then
+    the order is not written: ``also_save``, fields the caller changed on ``order`` to be written with
+    the fill's totals in one UPDATE, are the caller's to save).
     """
     # No savepoint of its own when called inside a transaction: nothing here needs a partial rollback
     # but the Fill insert, which has its own.
@@ -81,11 +84,14 @@ def fill_record(*, order: Order, fill: BrokerFill) -> Fill | None:
         filled = totals["qty"] or 0
         order.filled_quantity = filled
         order.average_price = (totals["value"] / filled).quantize(Decimal("0.0001")) if filled else None
-        order.save(update_fields=["filled_quantity", "average_price", "updated_at"])
         if filled >= order.quantity:
-            order_transition(order=order, status=OrderStatus.COMPLETE)
+            status = OrderStatus.COMPLETE
         elif order.status in (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
-            order_transition(order=order, status=OrderStatus.OPEN)
+            status = OrderStatus.OPEN
+        else:
+            status = order.status
+        # The totals and the status move in one UPDATE of the order.
+        order_transition(order=order, status=status, also_save=["filled_quantity", "average_price", *also_save])
     return recorded
 
 

@@ -24,7 +24,6 @@ def build_risk_context(
 ) -> RiskContext:
     book = book or selectors.account_book(account_id=account.id)
     engine = EngineState.objects.filter(pk=EngineState.SINGLETON_ID).first()
-    per_second, per_minute = selectors.recent_order_counts(account_id=account.id)
     return RiskContext(
         engine_running=bool(engine and engine.running),
         global_kill_switch=bool(engine and engine.kill_switch),
@@ -45,8 +44,8 @@ def build_risk_context(
         max_order_quantity=account.max_order_quantity,
         max_order_value=account.max_order_value,
         market_open=market_open,
-        orders_last_second=per_second,
-        orders_last_minute=per_minute,
+        orders_last_second=book.orders_last_second,
+        orders_last_minute=book.orders_last_minute,
     )
 
 
