@@ -77,7 +77,17 @@ def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()
         position.last_price = fill.price  # the freshest trade price known; the next mark refreshes it
         position.unrealised_pnl = unrealised_pnl(effect.after, position.last_price)
         position.state_unknown = False
-        position.save()
+        position.save(
+            update_fields=[
+                "quantity",
+                "average_price",
+                "realised_pnl",
+                "last_price",
+                "unrealised_pnl",
+                "state_unknown",
+                "updated_at",
+            ]
+        )
 
         # All fills of one order share this position's lock, so the totals cannot move under us.
         totals = order.fills.aggregate(qty=Sum("quantity"), value=Sum(F("quantity") * F("price")))

@@ -23,10 +23,12 @@ def build_risk_context(
     book: selectors.AccountBook | None = None,
 ) -> RiskContext:
     book = book or selectors.account_book(account_id=account.id)
-    engine = EngineState.objects.filter(pk=EngineState.SINGLETON_ID).first()
+    running, kill_switch = EngineState.objects.filter(pk=EngineState.SINGLETON_ID).values_list(
+        "running", "kill_switch"
+    ).first() or (False, False)
     return RiskContext(
-        engine_running=bool(engine and engine.running),
-        global_kill_switch=bool(engine and engine.kill_switch),
+        engine_running=running,
+        global_kill_switch=kill_switch,
         account_trading_enabled=account.trading_enabled,
         account_halted=account.status == AccountStatus.HALTED,
         account_logged_in=account.is_logged_in and account.status != AccountStatus.NEEDS_LOGIN,
