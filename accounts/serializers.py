@@ -5,22 +5,10 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from .models import Account
+from .services import ACCOUNT_EDITABLE_FIELDS
 
-# Fields an operator may set through the API; status moves only through halt/resume/login.
-ACCOUNT_WRITABLE_FIELDS = (
-    "name",
-    "broker",
-    "zerodha_user_id",
-    "capital",
-    "daily_loss_limit",
-    "max_order_quantity",
-    "max_order_value",
-    "max_open_positions",
-    "trading_enabled",
-    "auto_flatten_on_daily_loss",
-    "api_key",
-    "is_data_account",
-)
+# Fields an operator may set through the API: exactly the ones the account services accept.
+ACCOUNT_WRITABLE_FIELDS = ACCOUNT_EDITABLE_FIELDS
 
 
 class AccountSerializer(serializers.ModelSerializer):

@@ -40,21 +40,19 @@ def account_mark_needs_login(*, account: Account, reason: str) -> Account:
 # --- creating and editing accounts (the API and the admin's forms) ------------------------------
 
 # What ``account_update`` may change; status moves only through halt/resume and the Kite login.
-ACCOUNT_EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "broker",
-        "zerodha_user_id",
-        "capital",
-        "daily_loss_limit",
-        "max_order_quantity",
-        "max_order_value",
-        "max_open_positions",
-        "trading_enabled",
-        "auto_flatten_on_daily_loss",
-        "api_key",
-        "is_data_account",
-    }
+ACCOUNT_EDITABLE_FIELDS = (
+    "name",
+    "broker",
+    "zerodha_user_id",
+    "capital",
+    "daily_loss_limit",
+    "max_order_quantity",
+    "max_order_value",
+    "max_open_positions",
+    "trading_enabled",
+    "auto_flatten_on_daily_loss",
+    "api_key",
+    "is_data_account",
 )
 
 
@@ -69,7 +67,7 @@ def _validated_save(account: Account, *, api_secret: str | None) -> Account:
 @transaction.atomic
 def account_create(*, api_secret: str | None = None, **fields) -> Account:
     """Create an account from ``ACCOUNT_EDITABLE_FIELDS``. Raises ValidationError naming the field."""
-    unknown = set(fields) - ACCOUNT_EDITABLE_FIELDS
+    unknown = set(fields) - set(ACCOUNT_EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"account_create() got fields it does not set: {', '.join(sorted(unknown))}")
     return _validated_save(Account(**fields), api_secret=api_secret)
@@ -78,7 +76,7 @@ def account_create(*, api_secret: str | None = None, **fields) -> Account:
 @transaction.atomic
 def account_update(*, account: Account, api_secret: str | None = None, **changes) -> Account:
     """Change an account's settings; a blank or missing ``api_secret`` keeps the stored one."""
-    unknown = set(changes) - ACCOUNT_EDITABLE_FIELDS
+    unknown = set(changes) - set(ACCOUNT_EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"account_update() got fields it does not change: {', '.join(sorted(unknown))}")
     account = Account.objects.select_for_update().get(pk=account.pk)
