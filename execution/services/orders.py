@@ -29,7 +29,7 @@ from ..brokers import (
     SessionExpired,
     broker_for,
 )
-from ..models import AccountStrategy, Order, OrderLeg, OrderStatus
+from ..models import Order, OrderLeg, OrderStatus
 from ..tags import signal_order_tag
 from . import locks
 from .orders_state import order_transition, order_transition_unsaved
@@ -68,7 +68,14 @@ def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order
     signal = Signal.objects.select_related("strategy", "instrument").get(pk=signal_id)
     market_open = _market_open()
     orders = _create_orders(signal=signal, account_id=account_id, market_open=market_open)
-    return [place_order(order_id=o.id, order=o) if o.status == OrderStatus.PENDING else o for o in orders]
+    return [_place_signal_order(order=o) if o.status == OrderStatus.PENDING else o for o in orders]
+
+
+def _place_signal_order(*, order: Order) -> Order:
+    # The first approved order is written claimed (``placed_at`` set), so it goes out with no claim
+    # UPDATE. The entry behind a reversal's exit is claimed only now: if the exit lost the Kite
+    # session, the entry has been refused meanwhile and is not sent.
+    return _send(order=order) if order.placed_at else place_order(order_id=order.id)
 
 
 @transaction.atomic
@@ -80,11 +87,15 @@ def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> lis
     if book.has_signal_orders:
         return []  # already handled by an earlier delivery of this task: never a second order
     strategy, instrument = signal.strategy, signal.instrument
-    mapping = AccountStrategy.objects.filter(account=account, strategy=strategy).first()
     position = book.position(strategy_id=strategy.id, instrument_id=instrument.id, product=strategy.product)
     current = position.quantity if position else 0
     context = build_risk_context(
-        account=account, strategy=strategy, mapping=mapping, instrument=instrument, market_open=market_open, book=book
+        account=account,
+        strategy=strategy,
+        instrument=instrument,
+        market_open=market_open,
+        book=book,
+        inputs=selectors.risk_inputs(account_id=account.id, strategy_id=strategy.id),
     )
     orders = []
     for plan in plan_legs(target=signal.target, current_quantity=current):
@@ -114,17 +125,17 @@ def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> lis
             _decide_and_record(
                 account=account,
                 signal=signal,
-                mapping=mapping,
                 plan=plan,
                 quantity=quantity,
                 context=context,
                 sizing=sizing,
+                claim=not orders,
             )
         )
     return orders
 
 
-def _decide_and_record(*, account, signal, mapping, plan, quantity, context: RiskContext, sizing) -> Order:
+def _decide_and_record(*, account, signal, plan, quantity, context: RiskContext, sizing, claim: bool) -> Order:
     instrument = signal.instrument
     proposal = proposal_for(
         side=plan.side,
@@ -165,6 +176,8 @@ def _decide_and_record(*, account, signal, mapping, plan, quantity, context: Ris
         tag=signal_order_tag(signal_id=signal.id, account_id=account.id, leg=plan.leg),
         status=OrderStatus.PENDING if approved else OrderStatus.BLOCKED,
         status_message="" if approved else summary,
+        # Claimed at birth by the task that sends it right after commit (see ``place_order``).
+        placed_at=timezone.now() if approved and claim else None,
         reason=f"{signal.get_source_display()} signal: {signal}",
     )
 
@@ -222,23 +235,23 @@ def order_request_for(order: Order) -> OrderRequest:
     )
 
 
-def place_order(*, order_id: int, order: Order | None = None) -> Order:
+def place_order(*, order_id: int) -> Order:
     """Send a PENDING order to its broker exactly once.
 
     The claim (stamping ``placed_at`` on a PENDING, never-tried order) is a single UPDATE, so of
     two workers only one wins; a crash after the claim leaves the order to reconciliation by tag.
-    ``order`` may pass the row the caller just wrote (with its account and instrument) to save a read.
+    A signal's orders skip this: they are written claimed, inside the decision's transaction.
     """
-    placed_at = timezone.now()
     claimed = Order.objects.filter(pk=order_id, status=OrderStatus.PENDING, placed_at__isnull=True).update(
-        placed_at=placed_at
+        placed_at=timezone.now()
     )
-    if order is None or not claimed:
-        order = Order.objects.select_related("account", "instrument").get(pk=order_id)
-    else:
-        order.placed_at = placed_at
-    if not claimed:
-        return order
+    order = Order.objects.select_related("account", "instrument").get(pk=order_id)
+    return _send(order=order) if claimed else order
+
+
+def _send(*, order: Order) -> Order:
+    """Send an order its caller has claimed, and record the broker's answer. Never sends twice:
+    the claim is the caller's proof that no one else has or will."""
     broker = broker_for(order.account)
     try:
         result = broker.place_order(order_request_for(order))

@@ -30,9 +30,12 @@ def _locked_position(*, order: Order) -> Position:
         "instrument_id": order.instrument_id,
         "product": order.product,
     }
-    position = Position.objects.select_for_update().filter(**key).first()
-    if position is not None:
-        return position
+    # ``get`` and not ``first``: the model's ordering would join the account and instrument tables,
+    # and FOR UPDATE would then lock their rows too, queueing every fill in one instrument.
+    try:
+        return Position.objects.select_for_update().get(**key)
+    except Position.DoesNotExist:
+        pass
     try:
         with transaction.atomic():
             return Position.objects.create(**key)
@@ -48,29 +51,28 @@ def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()
     the order is not written: ``also_save``, fields the caller changed on ``order`` to be written with
     the fill's totals in one UPDATE, are the caller's to save).
     """
-    # No savepoint of its own when called inside a transaction: nothing here needs a partial rollback
-    # but the Fill insert, which has its own.
+    # No savepoint of its own when called inside a transaction: nothing here needs a partial rollback.
     with transaction.atomic(savepoint=False):
         position = _locked_position(order=order)
+        # Every report of one trade is for one order, so one position: under its lock this check
+        # cannot race (the (account, trade id) constraint stays as the last word).
+        if Fill.objects.filter(account_id=order.account_id, broker_trade_id=fill.trade_id).exists():
+            return None  # this trade is already in the ledger
         effect = apply_fill(
             LedgerState(position.quantity, position.average_price),
             side=order.side,
             quantity=fill.quantity,
             price=fill.price,
         )
-        try:
-            with transaction.atomic():
-                recorded = Fill.objects.create(
-                    order=order,
-                    account_id=order.account_id,
-                    broker_trade_id=fill.trade_id,
-                    quantity=fill.quantity,
-                    price=fill.price,
-                    realised_pnl=effect.realised_pnl,
-                    filled_at=fill.filled_at,
-                )
-        except IntegrityError:
-            return None  # this trade is already in the ledger
+        recorded = Fill.objects.create(
+            order=order,
+            account_id=order.account_id,
+            broker_trade_id=fill.trade_id,
+            quantity=fill.quantity,
+            price=fill.price,
+            realised_pnl=effect.realised_pnl,
+            filled_at=fill.filled_at,
+        )
         position.quantity = effect.after.quantity
         position.average_price = effect.after.average_price
         position.realised_pnl += effect.realised_pnl

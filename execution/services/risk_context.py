@@ -6,38 +6,35 @@ from decimal import Decimal
 
 from accounts.models import Account, AccountStatus
 from risk.checks import OrderProposal, RiskContext
-from risk.models import EngineState
 from strategies.models import Instrument, Strategy
 
 from .. import selectors
-from ..models import AccountStrategy
 
 
 def build_risk_context(
     *,
     account: Account,
     strategy: Strategy | None,
-    mapping: AccountStrategy | None,
     instrument: Instrument,
     market_open: bool,
     book: selectors.AccountBook | None = None,
+    inputs: selectors.RiskInputs | None = None,
 ) -> RiskContext:
     book = book or selectors.account_book(account_id=account.id)
-    running, kill_switch = EngineState.objects.filter(pk=EngineState.SINGLETON_ID).values_list(
-        "running", "kill_switch"
-    ).first() or (False, False)
+    inputs = inputs or selectors.risk_inputs(account_id=account.id, strategy_id=strategy.id if strategy else None)
     return RiskContext(
-        engine_running=running,
-        global_kill_switch=kill_switch,
+        engine_running=inputs.engine_running,
+        global_kill_switch=inputs.global_kill_switch,
         account_trading_enabled=account.trading_enabled,
         account_halted=account.status == AccountStatus.HALTED,
         account_logged_in=account.is_logged_in and account.status != AccountStatus.NEEDS_LOGIN,
         strategy_trading_enabled=bool(strategy is None or (strategy.active and strategy.trading_enabled)),
-        mapping_enabled=bool(mapping is None or mapping.enabled),
+        # No mapping: an exit of a position whose mapping was removed; entries need a mapping's capital.
+        mapping_enabled=not inputs.mapping_found or inputs.mapping_enabled,
         capital=account.capital,
-        allocation_pct=mapping.allocation_pct if mapping else Decimal("0"),
-        risk_per_trade_pct=mapping.risk_per_trade_pct if mapping else Decimal("0"),
-        daily_pnl=selectors.realised_pnl_today(account_id=account.id) + book.unrealised_pnl,
+        allocation_pct=inputs.allocation_pct,
+        risk_per_trade_pct=inputs.risk_per_trade_pct,
+        daily_pnl=inputs.realised_today + book.unrealised_pnl,
         daily_loss_limit=account.daily_loss_limit,
         open_exposure=book.exposure(strategy_id=strategy.id if strategy else None),
         open_positions=len(book.open_instruments),

@@ -32,7 +32,7 @@ from strategies.models import Product
 
 from .. import selectors
 from ..brokers import BrokerError, BrokerRejected, BrokerUnavailable, RateLimited, SessionExpired, broker_for
-from ..models import AccountStrategy, Order, OrderLeg, OrderStatus, OrderType, Position
+from ..models import Order, OrderLeg, OrderStatus, OrderType, Position
 from ..tags import position_exit_tag
 from . import locks
 from .orders import place_order, risk_decision_record
@@ -266,10 +266,7 @@ def _create_exit_orders(
     if Order.objects.filter(**key, leg=OrderLeg.EXIT, status__in=CANCELLABLE).exists():
         return [], "an exit for this position is already in flight"
     strategy, instrument = position.strategy, position.instrument
-    mapping = AccountStrategy.objects.filter(account=account, strategy=strategy).first() if strategy else None
-    context = build_risk_context(
-        account=account, strategy=strategy, mapping=mapping, instrument=instrument, market_open=market_open
-    )
+    context = build_risk_context(account=account, strategy=strategy, instrument=instrument, market_open=market_open)
     side = "SELL" if position.quantity > 0 else "BUY"
     chunks = exit_chunks(
         quantity=abs(position.quantity),
