@@ -58,12 +58,13 @@ class AccountStrategy(models.Model):
         others = AccountStrategy.objects.filter(account_id=self.account_id, enabled=True).exclude(pk=self.pk)
         used = others.aggregate(total=Sum("allocation_pct"))["total"] or Decimal("0")
         if used + self.allocation_pct > 100:
-            names = ", ".join(f"{m.strategy.name} {m.allocation_pct}%" for m in others.select_related("strategy"))
+            # Formatted to two places: SQLite's sums and values lose the column's scale.
+            names = ", ".join(f"{m.strategy.name} {m.allocation_pct:.2f}%" for m in others.select_related("strategy"))
             raise ValidationError(
                 {
                     "allocation_pct": (
-                        f"This account's enabled mappings would add up to {used + self.allocation_pct}%, "
-                        f"more than 100%. Already allocated: {names}. At most {100 - used}% is left."
+                        f"This account's enabled mappings would add up to {used + self.allocation_pct:.2f}%, "
+                        f"more than 100%. Already allocated: {names}. At most {100 - used:.2f}% is left."
                     )
                 }
             )

@@ -14,6 +14,7 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 from ..models import AccountStrategy, Fill, Order, OrderLeg, OrderStatus, Position
+from ..sql import datetime_to_db, decimal_from_db
 
 ZERO = Decimal("0")
 # An order in one of these may still fill: it counts towards the limits until it is final.
@@ -72,11 +73,6 @@ def daily_pnl(*, account_id: int, now: datetime | None = None) -> Decimal:
 def in_flight_entries(*, account_id: int) -> QuerySet[Order]:
     """Entry orders on the account that may still fill (sent or about to be, not yet final)."""
     return Order.objects.filter(account_id=account_id, leg=OrderLeg.ENTRY, status__in=IN_FLIGHT_STATUSES)
-
-
-def _decimal(value, places: int, default: Decimal | None = ZERO) -> Decimal | None:
-    # PostgreSQL returns Decimal; SQLite returns int or float for numeric columns and their sums.
-    return Decimal(str(value)).quantize(Decimal(1).scaleb(-places)) if value is not None else default
 
 
 @dataclass(frozen=True)
@@ -149,9 +145,7 @@ class AccountBook:
         return any(p.instrument_id == instrument_id for p in self.positions)
 
 
-# The book is read on every order decision, under the account's lock: plain SQL (PostgreSQL and
-# SQLite alike) because the ORM spent several times longer building these two statements than
-# the database spent running them.
+# The book is read on every order decision, under the account's lock: plain SQL (see execution/sql.py).
 _BOOK_POSITIONS_SQL = """
 SELECT strategy_id, instrument_id, product, quantity, average_price, last_price, unrealised_pnl
 FROM execution_position WHERE account_id = %s AND quantity <> 0
@@ -168,8 +162,7 @@ def account_book(*, account_id: int, signal_id: int | None = None, now: datetime
     """The account's open positions, and in one read of its orders: in-flight entries, orders sent in
     the last minute, and whether ``signal_id`` already has orders on it (a redelivered task)."""
     now = now or timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
-    minute_ago, second_ago = adapt(now - timedelta(minutes=1)), adapt(now - timedelta(seconds=1))
+    minute_ago, second_ago = datetime_to_db(now - timedelta(minutes=1)), datetime_to_db(now - timedelta(seconds=1))
     with connection.cursor() as cursor:
         cursor.execute(_BOOK_POSITIONS_SQL, [account_id])
         positions = tuple(
@@ -178,9 +171,9 @@ def account_book(*, account_id: int, signal_id: int | None = None, now: datetime
                 instrument_id=iid,
                 product=product,
                 quantity=quantity,
-                average_price=_decimal(average, 4),
-                last_price=_decimal(last, 4, default=None),
-                unrealised_pnl=_decimal(unrealised, 2),
+                average_price=decimal_from_db(average, 4),
+                last_price=decimal_from_db(last, 4, default=None),
+                unrealised_pnl=decimal_from_db(unrealised, 2),
             )
             for sid, iid, product, quantity, average, last, unrealised in cursor.fetchall()
         )
@@ -197,7 +190,7 @@ def account_book(*, account_id: int, signal_id: int | None = None, now: datetime
                     strategy_id=sid,
                     instrument_id=iid,
                     unfilled_quantity=max(qty - filled, 0),
-                    reference_price=_decimal(price, 4),
+                    reference_price=decimal_from_db(price, 4),
                 )
             )
         last_minute += bool(in_last_minute)
@@ -225,10 +218,9 @@ class RiskInputs:
     realised_today: Decimal
 
 
-# One statement on the order path instead of three ORM queries (about 1 ms of CPU an order):
-# engine flags, the account's mapping to the strategy, and today's realised P&L. Plain SQL that
-# PostgreSQL and SQLite both run; the anchor row makes every part optional (no engine row yet,
-# no mapping, no fill today).
+# One statement on the order path instead of three ORM queries (see execution/sql.py): engine
+# flags, the account's mapping to the strategy, and today's realised P&L. The anchor row makes
+# every part optional (no engine row yet, no mapping, no fill today).
 _RISK_INPUTS_SQL = """
 SELECT e.running, e.kill_switch, m.id, m.enabled, m.allocation_pct, m.risk_per_trade_pct,
        (SELECT SUM(f.realised_pnl) FROM execution_fill f WHERE f.account_id = %s AND f.filled_at >= %s)
@@ -241,7 +233,7 @@ LEFT JOIN execution_accountstrategy m ON m.account_id = %s AND m.strategy_id = %
 def risk_inputs(*, account_id: int, strategy_id: int | None, now: datetime | None = None) -> RiskInputs:
     from risk.models import EngineState
 
-    today_start = connection.ops.adapt_datetimefield_value(market_today_start(now))
+    today_start = datetime_to_db(market_today_start(now))
     with connection.cursor() as cursor:
         cursor.execute(_RISK_INPUTS_SQL, [account_id, today_start, EngineState.SINGLETON_ID, account_id, strategy_id])
         running, kill_switch, mapping_id, enabled, allocation, risk_per_trade, realised = cursor.fetchone()
@@ -250,9 +242,9 @@ def risk_inputs(*, account_id: int, strategy_id: int | None, now: datetime | Non
         global_kill_switch=bool(kill_switch),
         mapping_found=mapping_id is not None,
         mapping_enabled=bool(enabled),
-        allocation_pct=_decimal(allocation, 2),
-        risk_per_trade_pct=_decimal(risk_per_trade, 2),
-        realised_today=_decimal(realised, 2),
+        allocation_pct=decimal_from_db(allocation, 2),
+        risk_per_trade_pct=decimal_from_db(risk_per_trade, 2),
+        realised_today=decimal_from_db(realised, 2),
     )
 
 

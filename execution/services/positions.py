@@ -4,98 +4,98 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..brokers import BrokerFill
 from ..ledger import LedgerState, apply_fill, unrealised_pnl
 from ..models import Fill, Order, OrderStatus, Position
+from ..sql import datetime_to_db, decimal_from_db, for_update
 from .orders_state import order_transition
 
 logger = logging.getLogger(__name__)
 
 
-def _locked_position(*, order: Order) -> Position:
+@dataclass
+class _LockedPosition:
+    id: int
+    quantity: int
+    average_price: Decimal
+    realised_pnl: Decimal
+
+
+_POSITION_SQL = (
+    "SELECT id, quantity, average_price, realised_pnl FROM execution_position"
+    " WHERE account_id = %s AND instrument_id = %s AND product = %s AND strategy_id {strategy}"
+)
+_FILL_KNOWN_SQL = "SELECT 1 FROM execution_fill WHERE account_id = %s AND broker_trade_id = %s"
+_FILL_INSERT_SQL = (
+    "INSERT INTO execution_fill"
+    " (order_id, account_id, broker_trade_id, quantity, price, realised_pnl, filled_at, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
+_POSITION_UPDATE_SQL = (
+    "UPDATE execution_position SET quantity = %s, average_price = %s, realised_pnl = %s, last_price = %s,"
+    " unrealised_pnl = %s, state_unknown = %s, updated_at = %s WHERE id = %s"
+)
+_ORDER_FILL_TOTALS_SQL = "SELECT SUM(quantity), SUM(quantity * price) FROM execution_fill WHERE order_id = %s"
+
+
+def _locked_position(cursor, *, order: Order) -> _LockedPosition:
     """Lock the ledger row a fill of ``order`` changes, creating it on the first fill.
 
     Every fill of one position (postback, reconciliation, paper) queues on this lock, so the
-    average price and realised P&L are computed from a state no one else is changing.
+    average price and realised P&L are computed from a state no one else is changing. Only the
+    position's row is locked: never its account's or instrument's.
     """
-    key = {
-        "account_id": order.account_id,
-        "strategy_id": order.strategy_id,
-        "instrument_id": order.instrument_id,
-        "product": order.product,
-    }
-    # ``get`` and not ``first``: the model's ordering would join the account and instrument tables,
-    # and FOR UPDATE would then lock their rows too, queueing every fill in one instrument.
-    try:
-        return Position.objects.select_for_update().get(**key)
-    except Position.DoesNotExist:
-        pass
-    try:
-        with transaction.atomic():
-            return Position.objects.create(**key)
-    except IntegrityError:
-        return Position.objects.select_for_update().get(**key)  # a concurrent first fill created it
+    strategy = "IS NULL" if order.strategy_id is None else "= %s"
+    sql = _POSITION_SQL.format(strategy=strategy) + for_update()
+    params = [order.account_id, order.instrument_id, order.product]
+    if order.strategy_id is not None:
+        params.append(order.strategy_id)
+    cursor.execute(sql, params)
+    row = cursor.fetchone()
+    if row is None:
+        key = {
+            "account_id": order.account_id,
+            "strategy_id": order.strategy_id,
+            "instrument_id": order.instrument_id,
+            "product": order.product,
+        }
+        try:
+            with transaction.atomic():
+                Position.objects.create(**key)
+        except IntegrityError:
+            pass  # a concurrent first fill created it; the select below waits for its lock
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    position_id, quantity, average_price, realised_pnl = row
+    return _LockedPosition(position_id, quantity, decimal_from_db(average_price, 4), decimal_from_db(realised_pnl, 2))
 
 
 def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()) -> Fill | None:
     """Record one broker trade against its order and the position ledger, exactly once.
 
-    Postbacks and reconciliation may both report the same trade; the (account, trade id)
-    constraint makes the second a no-op. Returns the new Fill, or None if it was known (and then
-    the order is not written: ``also_save``, fields the caller changed on ``order`` to be written with
-    the fill's totals in one UPDATE, are the caller's to save).
+    Postbacks and reconciliation may both report the same trade; the second is a no-op. Returns
+    the new Fill, or None if it was known (and then the order is not written: ``also_save``, fields
+    the caller changed on ``order`` to be written with the fill's totals in one UPDATE, are the
+    caller's to save). The ledger's statements are plain SQL (see execution/sql.py).
     """
     # No savepoint of its own when called inside a transaction: nothing here needs a partial rollback.
     with transaction.atomic(savepoint=False):
-        position = _locked_position(order=order)
-        # Every report of one trade is for one order, so one position: under its lock this check
-        # cannot race (the (account, trade id) constraint stays as the last word).
-        if Fill.objects.filter(account_id=order.account_id, broker_trade_id=fill.trade_id).exists():
-            return None  # this trade is already in the ledger
-        effect = apply_fill(
-            LedgerState(position.quantity, position.average_price),
-            side=order.side,
-            quantity=fill.quantity,
-            price=fill.price,
-        )
-        recorded = Fill.objects.create(
-            order=order,
-            account_id=order.account_id,
-            broker_trade_id=fill.trade_id,
-            quantity=fill.quantity,
-            price=fill.price,
-            realised_pnl=effect.realised_pnl,
-            filled_at=fill.filled_at,
-        )
-        position.quantity = effect.after.quantity
-        position.average_price = effect.after.average_price
-        position.realised_pnl += effect.realised_pnl
-        position.last_price = fill.price  # the freshest trade price known; the next mark refreshes it
-        position.unrealised_pnl = unrealised_pnl(effect.after, position.last_price)
-        position.state_unknown = False
-        position.save(
-            update_fields=[
-                "quantity",
-                "average_price",
-                "realised_pnl",
-                "last_price",
-                "unrealised_pnl",
-                "state_unknown",
-                "updated_at",
-            ]
-        )
-
-        # All fills of one order share this position's lock, so the totals cannot move under us.
-        totals = order.fills.aggregate(qty=Sum("quantity"), value=Sum(F("quantity") * F("price")))
-        filled = totals["qty"] or 0
+        with connection.cursor() as cursor:
+            recorded = _fill_insert(cursor, order=order, fill=fill)
+            if recorded is None:
+                return None  # this trade is already in the ledger
+            # All fills of one order share the position's lock, so the totals cannot move under us.
+            cursor.execute(_ORDER_FILL_TOTALS_SQL, [order.id])
+            filled, value = cursor.fetchone()
+        filled = filled or 0
         order.filled_quantity = filled
-        order.average_price = (totals["value"] / filled).quantize(Decimal("0.0001")) if filled else None
+        order.average_price = (decimal_from_db(value, 4) / filled).quantize(Decimal("0.0001")) if filled else None
         if filled >= order.quantity:
             status = OrderStatus.COMPLETE
         elif order.status in (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
@@ -104,6 +104,58 @@ def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()
             status = order.status
         # The totals and the status move in one UPDATE of the order.
         order_transition(order=order, status=status, also_save=["filled_quantity", "average_price", *also_save])
+    return recorded
+
+
+def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
+    """Under the position's lock: the fill row and the position it moves; None if the trade is known."""
+    position = _locked_position(cursor, order=order)
+    # Every report of one trade is for one order, so one position: under its lock this check
+    # cannot race (the (account, trade id) constraint stays as the last word).
+    cursor.execute(_FILL_KNOWN_SQL, [order.account_id, fill.trade_id])
+    if cursor.fetchone() is not None:
+        return None
+    state = LedgerState(position.quantity, position.average_price)
+    effect = apply_fill(state, side=order.side, quantity=fill.quantity, price=fill.price)
+    now = timezone.now()
+    recorded = Fill(
+        order=order,
+        account_id=order.account_id,
+        broker_trade_id=fill.trade_id,
+        quantity=fill.quantity,
+        price=fill.price,
+        realised_pnl=effect.realised_pnl,
+        filled_at=fill.filled_at,
+        created_at=now,
+    )
+    cursor.execute(
+        _FILL_INSERT_SQL,
+        [
+            order.id,
+            order.account_id,
+            fill.trade_id,
+            fill.quantity,
+            fill.price,
+            effect.realised_pnl,
+            datetime_to_db(fill.filled_at),
+            datetime_to_db(now),
+        ],
+    )
+    recorded.id = cursor.fetchone()[0]
+    # The fill's price is the freshest last price known until the next mark refreshes it.
+    cursor.execute(
+        _POSITION_UPDATE_SQL,
+        [
+            effect.after.quantity,
+            effect.after.average_price,
+            position.realised_pnl + effect.realised_pnl,
+            fill.price,
+            unrealised_pnl(effect.after, fill.price),
+            False,
+            datetime_to_db(now),
+            position.id,
+        ],
+    )
     return recorded
 
 

@@ -17,11 +17,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--accounts", default="1,10,100", help="comma-separated account counts")
         parser.add_argument("--repeats", type=int, default=7, help="signals per account count")
-        parser.add_argument("--concurrency", type=int, default=4, help="worker processes")
+        parser.add_argument("--concurrency", type=int, default=4, help="processes (or threads) per worker")
+        parser.add_argument("--workers", type=int, default=1, help="worker processes, each with its own pool")
         parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
         parser.add_argument("--worker-log", help="write the worker's log to this file")
 
-    def handle(self, *args, accounts, repeats, concurrency, pool, worker_log, **options):
+    def handle(self, *args, accounts, repeats, concurrency, pool, workers, worker_log, **options):
         from tradingsite.worker_process import database_url, start_worker, stop_worker
 
         if connection.vendor != "postgresql" or not settings.REDIS_URL:
@@ -30,8 +31,10 @@ class Command(BaseCommand):
             counts = [int(n) for n in accounts.split(",")]
         except ValueError:
             raise CommandError(f"--accounts must be comma-separated whole numbers, not {accounts!r}")
-        if repeats < 2 or any(n < 1 for n in counts):
-            raise CommandError("--repeats must be at least 2 and every account count at least 1")
+        if repeats < 2 or any(n < 1 for n in counts) or min(concurrency, workers) < 1:
+            raise CommandError(
+                "--repeats must be at least 2, and every account count, --concurrency and --workers at least 1"
+            )
         from tradingsite.celery import app
 
         # Keys and a database of its own: another worker on this Redis never takes its tasks,
@@ -41,32 +44,36 @@ class Command(BaseCommand):
         original_name = connection.settings_dict["NAME"]
         connection.settings_dict.setdefault("TEST", {})["NAME"] = f"benchmark_fanout_{os.getpid()}"
         connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-        worker = None
+        started = []
         try:
-            worker = start_worker(
-                env={
-                    "DATABASE_URL": database_url(connection.settings_dict),
-                    "REDIS_URL": settings.REDIS_URL,
-                    "CELERY_KEY_PREFIX": key_prefix,
-                },
-                concurrency=concurrency,
-                pool=pool,
-                log=open(worker_log, "w") if worker_log else None,  # noqa: SIM115 (closed with the worker)
-            )
+            for number in range(workers):
+                log = open(f"{worker_log}.{number}" if workers > 1 else worker_log, "w") if worker_log else None  # noqa: SIM115 (closed with the worker)
+                started.append(
+                    start_worker(
+                        env={
+                            "DATABASE_URL": database_url(connection.settings_dict),
+                            "REDIS_URL": settings.REDIS_URL,
+                            "CELERY_KEY_PREFIX": key_prefix,
+                        },
+                        concurrency=concurrency,
+                        pool=pool,
+                        log=log,
+                    )
+                )
             rows = []
             for n in counts:
                 parallel = benchmarks.run_celery(n, repeats)
                 sequential = benchmarks.run_sequential(n, repeats)
                 rows.append((n, parallel, sequential))
         finally:
-            if worker:
+            for worker in started:
                 stop_worker(worker)
             connection.creation.destroy_test_db(original_name, verbosity=0)
-        self._print(rows, concurrency, pool)
+        self._print(rows, concurrency, pool, workers)
 
-    def _print(self, rows, concurrency, pool):
+    def _print(self, rows, concurrency, pool, workers):
         self.stdout.write(
-            f"Fan-out of one signal to N paper accounts; worker: {pool} x{concurrency}; "
+            f"Fan-out of one signal to N paper accounts; {workers} worker(s): {pool} x{concurrency}; "
             f"{os.cpu_count()} CPUs; PostgreSQL + Redis. Latency = signal recorded -> last order placed."
         )
         header = (

@@ -1,0 +1,39 @@
+"""The embedded default (SQLite) runs the same order path as production.
+
+The suite runs on PostgreSQL; the order path's plain SQL (execution/sql.py) and the ORM's
+SQLite quirks (decimals as floats, naive datetimes) are checked here by running the tests of
+that path again in a subprocess on a fresh SQLite database.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDER_PATH_TESTS = [
+    "tests/execution/test_engine.py",
+    "tests/execution/test_ledger_and_tags.py",
+    "tests/execution/test_daily_loss.py",
+    "tests/execution/test_kill_switches.py",
+    "tests/execution/test_squareoff_intraday.py",
+    "tests/execution/test_emergency.py",
+    "tests/risk",
+]
+
+
+@pytest.mark.slow
+def test_the_order_path_tests_pass_on_sqlite(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    result = subprocess.run(  # noqa: S603 (fixed argv: this interpreter running pytest)
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *ORDER_PATH_TESTS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
