@@ -24,11 +24,15 @@ def run_timeframe(timeframe: str, at: str | None = None) -> dict:
 
 @shared_task(ignore_result=True)
 def fan_out_signal(signal_id: int) -> int:
-    """One execution task per mapped account, in parallel on the ``orders`` queue."""
-    account_ids = services.fan_out_targets(signal_id=signal_id)
-    for account_id in account_ids:
-        execute_signal_for_account.delay(signal_id, account_id)
-    return len(account_ids)
+    """One execution task per mapped account, in parallel on the ``orders`` queue.
+
+    Each message expires with the signal (SIGNAL_ORDER_TTL_SECONDS): one redelivered after a
+    worker died holding it comes back only after Redis's visibility timeout, and must not trade then.
+    """
+    fan_out = services.fan_out_targets(signal_id=signal_id)
+    for account_id in fan_out.account_ids:
+        execute_signal_for_account.apply_async((signal_id, account_id), expires=fan_out.expires_at)
+    return len(fan_out.account_ids)
 
 
 # acks_late plus the unique (signal, account, leg) order and the placement claim: a redelivered

@@ -179,6 +179,10 @@ MARKET_DATA_SOURCE = env.str("MARKET_DATA_SOURCE", default="simulated")
 # Real market data always follows the NSE calendar.
 SIMULATED_MARKET_24X7 = env.bool("SIMULATED_MARKET_24X7", default=True)
 PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))
+# A signal's order messages expire this many seconds after the signal was recorded: a message
+# redelivered late (a worker died holding it; Redis gives it back after the visibility timeout)
+# never trades on a stale signal.
+SIGNAL_ORDER_TTL_SECONDS = env.int("SIGNAL_ORDER_TTL_SECONDS", default=60)
 # Intraday (MIS) positions are squared off by the system from this time (HH:MM, India time) on
 # trading days, before the broker's own square-off. The around-the-clock simulated market has no
 # end of day, so there it runs only if MIS_SQUARE_OFF_AROUND_THE_CLOCK is on.

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from risk.selectors import engine_is_running
@@ -66,9 +67,16 @@ def run_timeframe(*, timeframe: str, now: datetime | None = None, force: bool = 
     return run
 
 
-def fan_out_targets(*, signal_id: int) -> list[int]:
-    """Account ids that a signal goes to: every enabled mapping of its strategy."""
-    signal = Signal.objects.only("strategy_id").get(pk=signal_id)
-    return list(
+@dataclass(frozen=True)
+class FanOut:
+    account_ids: list[int]
+    expires_at: datetime  # past this, an account's order message is dropped unsent
+
+
+def fan_out_targets(*, signal_id: int) -> FanOut:
+    """Where a signal goes (every enabled mapping of its strategy) and until when its orders may."""
+    signal = Signal.objects.only("strategy_id", "created_at").get(pk=signal_id)
+    account_ids = list(
         selectors.enabled_mappings_for_strategy(strategy_id=signal.strategy_id).values_list("account_id", flat=True)
     )
+    return FanOut(account_ids, signal.created_at + timedelta(seconds=settings.SIGNAL_ORDER_TTL_SECONDS))

@@ -135,6 +135,22 @@ def test_cancel(broker, kite_emulator):
         broker.cancel_order(placed.order_id)  # already cancelled: Kite refuses
 
 
+def test_orders_of_several_accounts_reuse_one_connection_with_their_own_credentials(
+    kite_settings, make_kite_account, kite_emulator
+):
+    """A new connection (a TLS handshake at Kite) per order would cost more than the order itself."""
+    first, second = make_kite_account(1), make_kite_account(2)
+
+    broker_for(first).place_order(request(tag="S00000001A000001E"))
+    broker_for(second).place_order(request(tag="S00000001A000002E"))
+    broker_for(first).place_order(request(tag="S00000002A000001E"))
+
+    sent = [r for r in kite_emulator.requests if r.method == "POST" and r.path.startswith("/orders/")]
+    assert [r.api_key for r in sent] == [first.api_key, second.api_key, first.api_key]
+    assert len({(r.client_ip, r.client_port) for r in sent}) == 1
+    assert kite_emulator.orders(first.api_key, tag="S00000001A000002E") == []  # each order on its own account
+
+
 def test_kite_statuses_map_onto_the_projects():
     assert order_status("TRIGGER PENDING") == "OPEN"
     assert order_status("OPEN PENDING") == "SUBMITTED"

@@ -131,6 +131,41 @@ def test_one_failing_account_does_not_stop_the_others(celery_worker, demo_book):
     assert by_account[accounts[2].id].status == OrderStatus.COMPLETE
 
 
+def test_a_signal_older_than_its_order_ttl_sends_nothing(celery_worker, demo_book, settings):
+    """A fan-out delivered late (a worker died holding it) must not trade on the stale signal."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from strategies.models import SignalSource
+
+    strategy, instrument, accounts, _ = demo_book
+
+    def long_signal(minute: int, *, age: timedelta) -> Signal:
+        signal = Signal.objects.create(
+            strategy=strategy,
+            instrument=instrument,
+            bar_time=datetime(2026, 11, 20, 10, minute, tzinfo=IST),
+            target=1,
+            price=Decimal("1500"),
+            stop_price=Decimal("1485"),
+            source=SignalSource.STRATEGY,
+        )
+        Signal.objects.filter(pk=signal.pk).update(created_at=timezone.now() - age)
+        return signal
+
+    stale = long_signal(1, age=timedelta(seconds=settings.SIGNAL_ORDER_TTL_SECONDS + 5))
+    fresh = long_signal(2, age=timedelta(0))
+
+    fan_out_signal.delay(stale.id)
+    fan_out_signal.delay(fresh.id)
+
+    # The fresh signal behind it trades, so the worker has had the stale one's messages too.
+    wait_for(lambda: Order.objects.filter(signal=fresh, status=OrderStatus.COMPLETE).count() == 3)
+    wait_for(lambda: not _queued_messages(), timeout=30)
+    assert not Order.objects.filter(signal=stale).exists()
+
+
 def _queued_messages() -> int:
     import redis
     from django.conf import settings

@@ -36,6 +36,7 @@ class RequestRecord:
     client_ip: str
     status: int | None = None  # None while in flight; 0 when the connection was reset
     extra: dict = field(default_factory=dict)
+    client_port: int = 0
 
     def public(self) -> dict:
         return {
@@ -332,7 +333,9 @@ class KiteEmulator:
 
     # ---- request log ---------------------------------------------------------------------------
     def _record(self, req: Request, api_key: str | None) -> RequestRecord:
-        record = RequestRecord(req.method, req.path, api_key, req.params.flat(), time.time(), req.client_ip)
+        record = RequestRecord(
+            req.method, req.path, api_key, req.params.flat(), time.time(), req.client_ip, client_port=req.client_port
+        )
         with self.lock:
             self.requests.append(record)
             if len(self.requests) > self.max_request_log:  # long-running standalone demo

@@ -17,6 +17,7 @@ class Request:
     headers: dict[str, str]
     client_ip: str
     body: bytes = b""
+    client_port: int = 0  # with client_ip, tells one kept-alive connection from a new one
     groups: dict[str, str] = field(default_factory=dict)
     api_key: str | None = None
     access_token: str | None = None

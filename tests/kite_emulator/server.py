@@ -84,7 +84,7 @@ def parse(h: BaseHTTPRequestHandler) -> Request:
     if body and "application/x-www-form-urlencoded" in headers.get("content-type", ""):
         for key, vals in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items():
             values.setdefault(key, []).extend(vals)
-    req = Request(h.command, url.path, Params(values), headers, h.client_address[0], body)
+    req = Request(h.command, url.path, Params(values), headers, h.client_address[0], body, h.client_address[1])
     req.api_key, req.access_token = parse_auth(headers)
     return req
 

@@ -26,7 +26,7 @@ class Command(BaseCommand):
             self.stdout.write("No new signals.")
         for signal in run.signals:
             self.stdout.write(self.style.SUCCESS(f"Signal {signal}"))
-            for account_id in services.fan_out_targets(signal_id=signal.id):
+            for account_id in services.fan_out_targets(signal_id=signal.id).account_ids:
                 services.execute_signal_for_account(signal_id=signal.id, account_id=account_id)
             for order in Order.objects.filter(signal=signal).select_related("account").order_by("account__name"):
                 line = f"  {order.account.name:<20} {order.leg:<5} {order.side:<4} {order.quantity:>6}  {order.status}"
