@@ -295,6 +295,10 @@ def order_apply_result(*, order: Order, result: PlaceResult) -> None:
     """Record what the broker said about a placement: its id, its status and any fills, together."""
     with transaction.atomic():
         if not result.fills:
+            # Kite's answer carries no fills, and a postback may have moved the order while the call
+            # was out (Kite sends one as soon as the order fills): apply the answer to the row as it is
+            # now, under its lock, so a COMPLETE never goes back to SUBMITTED.
+            _refresh_for_update(order)
             order_transition(
                 order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
             )
@@ -308,3 +312,11 @@ def order_apply_result(*, order: Order, result: PlaceResult) -> None:
                 unsaved = []
         if unsaved:  # every fill was already known
             order.save(update_fields=["updated_at", *unsaved])
+
+
+def _refresh_for_update(order: Order) -> None:
+    """Lock the order's row and bring in what postbacks and reconciliation may have changed."""
+    fields = ("status", "status_message", "broker_order_id", "filled_quantity", "average_price")
+    current = Order.objects.select_for_update().filter(pk=order.pk).values_list(*fields).get()
+    for name, value in zip(fields, current, strict=True):
+        setattr(order, name, value)

@@ -6,8 +6,10 @@ import pytest
 from django.urls import reverse
 from kiteconnect import KiteConnect
 
+from execution.brokers import PlaceResult
 from execution.models import Fill, Order, OrderStatus, Position, PositionMismatch
 from execution.services import execute_signal_for_account
+from execution.services.orders import order_apply_result
 from execution.services.reconcile import order_fetch_fills, reconcile_account
 from tests.execution.conftest import assert_signal_invariants, new_signal
 
@@ -64,6 +66,27 @@ def test_a_verified_postback_moves_the_order_and_fills_come_from_trades(
     assert Fill.objects.filter(order=order).count() == 1
     assert Position.objects.get(account=account).quantity == order.quantity
     assert_signal_invariants(kite_emulator, signal)
+
+
+def test_a_postback_that_lands_before_the_placement_answer_is_not_undone_by_it(
+    client, kite_book, kite_emulator, infy, postbacks
+):
+    strategy, [account] = kite_book(1)
+    signal = new_signal(strategy, infy)
+    [order] = execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+    assert post(client, postbacks(1)[-1]).status_code == 200
+    order_fetch_fills(order_id=order.id)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETE
+    # What the placing worker holds while its call is out, and the answer it then records.
+    in_flight = Order.objects.get(pk=order.pk)
+    in_flight.status = OrderStatus.PENDING
+    order_apply_result(
+        order=in_flight, result=PlaceResult(order_id=order.broker_order_id, status=OrderStatus.SUBMITTED)
+    )
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETE and order.filled_quantity == order.quantity
 
 
 def test_a_postback_resolves_an_unknown_order(client, kite_book, kite_emulator, infy, postbacks):
