@@ -94,6 +94,13 @@ class Strategy(models.Model):
     trading_enabled = models.BooleanField(
         default=True, help_text="Kill switch for this strategy: when off, it sends no new entries."
     )
+    enter_on_first_bar = models.BooleanField(
+        default=False,
+        help_text=(
+            "On its first bar on an instrument (no signal there yet), take the position the strategy "
+            "holds now instead of waiting for its target to change. Off: the first trade waits for a change."
+        ),
+    )
     last_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True, editable=False, help_text="The last error its code raised, if any.")
     created_at = models.DateTimeField(auto_now_add=True)

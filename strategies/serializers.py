@@ -54,6 +54,7 @@ class StrategySerializer(serializers.ModelSerializer):
             "product",
             "active",
             "trading_enabled",
+            "enter_on_first_bar",
             "last_evaluated_at",
             "last_error",
             "created_at",

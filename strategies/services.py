@@ -45,6 +45,15 @@ def _to_price(value: float, tick: Decimal) -> Decimal:
     return (Decimal(str(value)) / tick).quantize(Decimal("1")) * tick
 
 
+def _enters_now(strategy: Strategy, instrument: Instrument, target: int) -> bool:
+    """A strategy set to enter on its first bar takes its current position once, before any signal."""
+    return (
+        strategy.enter_on_first_bar
+        and target != 0
+        and not Signal.objects.filter(strategy=strategy, instrument=instrument).exists()
+    )
+
+
 def evaluate_strategy(*, strategy: Strategy, bar_close: datetime, source: MarketDataSource) -> list[TargetChange]:
     """Run one strategy on each of its instruments as of ``bar_close`` and return target changes.
 
@@ -60,7 +69,7 @@ def evaluate_strategy(*, strategy: Strategy, bar_close: datetime, source: Market
             continue
         result = runner.run(candles)
         target, previous = int(result["target"].iloc[-1]), int(result["target"].iloc[-2])
-        if target == previous:
+        if target == previous and not _enters_now(strategy, instrument, target):
             continue
         stop = result["stop"].iloc[-1]
         changes.append(
@@ -241,7 +250,7 @@ def instruments_sync_kite(*, exchange: str | None = None) -> tuple[int, int]:
 # --- creating and editing strategies (the API and the admin) ------------------------------------
 
 STRATEGY_EDITABLE_FIELDS = frozenset(
-    {"name", "library_key", "timeframe", "parameters", "product", "active", "trading_enabled"}
+    {"name", "library_key", "timeframe", "parameters", "product", "active", "trading_enabled", "enter_on_first_bar"}
 )
 
 

@@ -86,6 +86,8 @@ def demo_seed(*, admin_username: str = "admin") -> SeedResult:
                 timeframe=timeframe,
                 product=Product.MIS,
                 parameters=get_strategy_class(key).validate_parameters(params),
+                # A newcomer sees trades on the first bar after starting the engine, not at the next crossover.
+                enter_on_first_bar=True,
             )
             strategy.instruments.set(Instrument.objects.filter(exchange="NSE", tradingsymbol__in=symbols))
             strategies[name] = strategy

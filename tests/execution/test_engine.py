@@ -53,6 +53,30 @@ def test_a_bar_with_a_new_target_makes_one_signal_however_often_it_is_run(engine
     assert (signal.stop_price < signal.price) if target > 0 else (target == 0 or signal.stop_price > signal.price)
 
 
+def _steady_long_bar(strategy, instrument, start: datetime) -> datetime:
+    """The bar after the first change to long: the target is +1 and does not change there."""
+    bar_close, target = first_bar_with_new_target(strategy, instrument, start)
+    while target != 1:
+        bar_close, target = first_bar_with_new_target(strategy, instrument, bar_close + timedelta(minutes=1))
+    after = bar_close + timedelta(minutes=1)
+    assert first_bar_with_new_target(strategy, instrument, after)[0] > after  # steady there
+    return after
+
+
+def test_a_strategy_set_to_enter_on_its_first_bar_takes_its_current_position_once(engine_running, sma_strategy):
+    strategy, instrument = sma_strategy
+    steady = _steady_long_bar(strategy, instrument, datetime(2026, 11, 20, 10, 0, tzinfo=IST))
+    assert services.run_timeframe(timeframe="1m", now=steady).signals == []  # off: waits for a change
+
+    strategy.enter_on_first_bar = True
+    strategy.save()
+    first = services.run_timeframe(timeframe="1m", now=steady)
+    following = services.run_timeframe(timeframe="1m", now=steady + timedelta(minutes=1))
+
+    assert [(s.bar_time, s.target) for s in first.signals] == [(steady, 1)]
+    assert following.signals == []  # it has a signal now: only changes from here on
+
+
 def test_a_tick_long_after_its_bar_closed_does_not_trade(engine_running, sma_strategy):
     # The 1h schedule fires every 15 minutes; only the tick just after a bar close evaluates.
     bar_close = datetime(2026, 11, 20, 11, 0, tzinfo=IST)  # around-the-clock demo market: 1h bars close on the hour
