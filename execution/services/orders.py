@@ -293,16 +293,10 @@ def _send(*, order: Order) -> Order:
 
 def order_apply_result(*, order: Order, result: PlaceResult) -> None:
     """Record what the broker said about a placement: its id, its status and any fills, together."""
+    if not result.fills:
+        _apply_answer(order=order, result=result)
+        return
     with transaction.atomic():
-        if not result.fills:
-            # Kite's answer carries no fills, and a postback may have moved the order while the call
-            # was out (Kite sends one as soon as the order fills): apply the answer to the row as it is
-            # now, under its lock, so a COMPLETE never goes back to SUBMITTED.
-            _refresh_for_update(order)
-            order_transition(
-                order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
-            )
-            return
         # The broker's answer is written with the first new fill's totals: one UPDATE of the order.
         _, unsaved = order_transition_unsaved(
             order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
@@ -312,6 +306,31 @@ def order_apply_result(*, order: Order, result: PlaceResult) -> None:
                 unsaved = []
         if unsaved:  # every fill was already known
             order.save(update_fields=["updated_at", *unsaved])
+
+
+def _apply_answer(*, order: Order, result: PlaceResult) -> None:
+    """Record a placement answer without fills (Kite's): one UPDATE if no one moved the order meanwhile.
+
+    A postback may have moved it while the call was out (Kite sends one as soon as the order
+    fills). The UPDATE applies only if the row still has the status this worker holds; otherwise the
+    answer is applied to the row as it is now, under its lock, so a COMPLETE never goes back to
+    SUBMITTED.
+    """
+    held = order.status
+    _, fields = order_transition_unsaved(
+        order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
+    )
+    if not fields:
+        return
+    order.updated_at = timezone.now()
+    changes = {name: getattr(order, name) for name in [*fields, "updated_at"]}
+    if Order.objects.filter(pk=order.pk, status=held).update(**changes):
+        return
+    with transaction.atomic():
+        _refresh_for_update(order)
+        order_transition(
+            order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
+        )
 
 
 def _refresh_for_update(order: Order) -> None:
