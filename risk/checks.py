@@ -39,6 +39,8 @@ reason that still reports what they saw:
                         must be given and on the losing side of the reference price
     allocation          open exposure + this order's value <= capital × allocation%
     max_open_positions  a new instrument only while open positions < the maximum
+    intraday_cutoff     no new intraday (MIS) position from the square-off time on: the square-off
+                        would close it within the minute
 
 The account kill switch is an entry limit for the same reason as the global one: switching an
 account off stops new risk, it must not trap the positions already open on it.
@@ -126,6 +128,7 @@ class RiskContext:
     limit_price_band_pct: Decimal = Decimal("5")
     max_orders_per_second: int = KITE_MAX_ORDERS_PER_SECOND  # Kite: 10/s, 400/min per account
     max_orders_per_minute: int = KITE_MAX_ORDERS_PER_MINUTE
+    intraday_entries_closed: bool = False  # an MIS order, at or after today's square-off time
 
 
 @dataclass(frozen=True)
@@ -618,6 +621,15 @@ def check_max_open_positions(p: OrderProposal, c: RiskContext) -> tuple[bool, st
     )
 
 
+@_check("intraday_cutoff", entry_limit=True)
+def check_intraday_cutoff(p: OrderProposal, c: RiskContext) -> tuple[bool, str]:
+    if _flag(c, "intraday_entries_closed", "intraday entries closed"):
+        return False, (
+            "It is past today's intraday square-off time: a new MIS position would be squared off within the minute."
+        )
+    return True, "Before today's intraday square-off time, or not an intraday (MIS) order."
+
+
 # --- the policy ---------------------------------------------------------------------------
 
 SANITY_CHECKS: tuple[Check, ...] = (
@@ -643,6 +655,7 @@ ENTRY_CHECKS: tuple[Check, ...] = (
     check_per_trade_risk,
     check_allocation,
     check_max_open_positions,
+    check_intraday_cutoff,
 )
 
 ALL_CHECKS: tuple[Check, ...] = SANITY_CHECKS + ENTRY_CHECKS

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from accounts.models import Account, AccountStatus
 from risk.checks import OrderProposal, RiskContext
-from strategies.models import Instrument, Strategy
+from strategies.models import Instrument, Product, Strategy
 
 from .. import selectors
+from .intraday import intraday_entries_closed
 
 
 def build_risk_context(
@@ -45,6 +46,7 @@ def build_risk_context(
         market_open=market_open,
         orders_last_second=book.orders_last_second,
         orders_last_minute=book.orders_last_minute,
+        intraday_entries_closed=bool(strategy and strategy.product == Product.MIS and intraday_entries_closed()),
     )
 
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 import logging
 import time as time_module
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -35,6 +33,7 @@ from ..brokers import BrokerError, BrokerRejected, BrokerUnavailable, RateLimite
 from ..models import Order, OrderLeg, OrderStatus, OrderType, Position
 from ..tags import position_exit_tag
 from . import locks
+from .intraday import square_off_cutoff
 from .orders import place_order, risk_decision_record
 from .orders_state import order_transition
 from .risk_context import build_risk_context, proposal_for
@@ -351,15 +350,6 @@ def _wait_for_order_slot(*, account_id: int, timeout: float = 2.0) -> None:
 # --- the intraday (MIS) square-off -----------------------------------------------------------------
 
 
-def square_off_time() -> time:
-    """``MIS_SQUARE_OFF_TIME`` (HH:MM, India time) as a time."""
-    value = settings.MIS_SQUARE_OFF_TIME
-    try:
-        return time.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"MIS_SQUARE_OFF_TIME must be HH:MM in India time (e.g. 15:15), got {value!r}")
-
-
 @dataclass
 class IntradaySquareOff:
     skipped: str = ""
@@ -378,12 +368,10 @@ def intraday_square_off(*, now: datetime | None = None) -> IntradaySquareOff:
 
     now = now or timezone.now()
     calendar = market_data_source().calendar
-    if calendar.around_the_clock and not settings.MIS_SQUARE_OFF_AROUND_THE_CLOCK:
-        return IntradaySquareOff(skipped="around-the-clock simulated market (MIS_SQUARE_OFF_AROUND_THE_CLOCK is off)")
+    cutoff, no_square_off = square_off_cutoff(calendar=calendar, now=now)
+    if cutoff is None:
+        return IntradaySquareOff(skipped=no_square_off)
     local = to_market_time(now)
-    if not calendar.is_trading_day(local.date()):
-        return IntradaySquareOff(skipped="not a trading day")
-    cutoff = datetime.combine(local.date(), square_off_time(), tzinfo=local.tzinfo)
     _, session_close = calendar.session_bounds(local.date())
     if not cutoff <= local < min(session_close, cutoff + INTRADAY_SQUARE_OFF_WINDOW):
         return IntradaySquareOff(skipped=f"outside the square-off window from {cutoff:%H:%M}")

@@ -4,6 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django_celery_beat.models import PeriodicTask
 
@@ -58,6 +59,25 @@ def test_mis_positions_are_closed_at_the_square_off_time_and_delivery_ones_kept(
     assert Position.objects.get(strategy=delivery).quantity > 0
     # the next minute finds nothing left to do
     assert intraday_square_off(now=at(15, 16)).report.exit_orders == []
+
+
+@pytest.mark.parametrize(("clock", "entered"), [((15, 10), True), ((15, 15), False), ((15, 25), False)])
+def test_no_new_intraday_entry_from_the_square_off_time_on(engine_running, exchange_calendar, clock, entered):
+    infy, tcs = InstrumentFactory(tradingsymbol="INFY"), InstrumentFactory(tradingsymbol="TCS")
+    intraday = StrategyFactory(name="Intraday", instruments=[infy], product=Product.MIS)
+    delivery = StrategyFactory(name="Delivery", instruments=[tcs], product=Product.CNC)
+    account = AccountFactory()
+    MappingFactory(account=account, strategy=intraday, allocation_pct=Decimal("40"))
+    MappingFactory(account=account, strategy=delivery, allocation_pct=Decimal("40"))
+
+    with time_machine.travel(at(*clock), tick=False):
+        [mis_entry] = trade(account, intraday, infy, 1)
+        [cnc_entry] = trade(account, delivery, tcs, 1)
+
+    assert (mis_entry.status == OrderStatus.COMPLETE) is entered
+    if not entered:
+        assert mis_entry.status == OrderStatus.BLOCKED and "intraday_cutoff" in mis_entry.status_message
+    assert cnc_entry.status == OrderStatus.COMPLETE  # delivery is not squared off: it may still enter
 
 
 @pytest.mark.parametrize(

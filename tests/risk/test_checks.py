@@ -129,7 +129,25 @@ def test_check_lists():
         "per_trade_risk",
         "allocation",
         "max_open_positions",
+        "intraday_cutoff",
     }
+
+
+def test_no_new_intraday_position_after_the_square_off_time_but_exits_go_out():
+    closed = context(intraday_entries_closed=True)
+
+    refused = evaluate(entry(), closed)
+    exit_order = evaluate(
+        entry(side="SELL", stop_price=None, is_exit=True),
+        context(intraday_entries_closed=True, has_open_position_in_instrument=True),
+    )
+
+    assert not refused.approved
+    assert refused.reasons == [
+        "It is past today's intraday square-off time: a new MIS position would be squared off within the minute."
+    ]
+    assert exit_order.approved
+    assert evaluate(entry(), context()).approved
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -664,6 +682,7 @@ contexts = st.builds(
     limit_price_band_pct=amounts,
     max_orders_per_second=counts,
     max_orders_per_minute=counts,
+    intraday_entries_closed=flags,
 )
 proposals = st.builds(
     OrderProposal,
@@ -720,6 +739,7 @@ def assert_within_limits(p, c):
         return
     assert c.engine_running is True and c.global_kill_switch is False and c.account_halted is False
     assert c.account_trading_enabled is True and c.strategy_trading_enabled is True and c.mapping_enabled is True
+    assert c.intraday_entries_closed is False
     assert F(c.daily_pnl) > -F(c.daily_loss_limit)
     allocated = F(c.capital) * F(c.allocation_pct) / 100
     assert F(c.open_exposure) + quantity * reference <= allocated
