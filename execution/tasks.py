@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import shared_task
+from celery.signals import task_revoked
 
 from . import services
 
@@ -33,6 +34,14 @@ def fan_out_signal(signal_id: int) -> int:
     for account_id in fan_out.account_ids:
         execute_signal_for_account.apply_async((signal_id, account_id), expires=fan_out.expires_at)
     return len(fan_out.account_ids)
+
+
+@task_revoked.connect
+def _order_message_expired(sender=None, request=None, expired=False, **kwargs):
+    """An order message that expired unsent (see ``fan_out_signal``) leaves a risk event."""
+    if expired and request is not None and getattr(sender, "name", None) == execute_signal_for_account.name:
+        signal_id, account_id = request.args
+        services.order_message_expired(signal_id=signal_id, account_id=account_id)
 
 
 # acks_late plus the unique (signal, account, leg) order and the placement claim: a redelivered
@@ -80,6 +89,17 @@ def resolve_unknown_order(self, order_id: int) -> str:
     if outcome == reconcile.RETRY and self.request.retries < reconcile.RESOLVE_MAX_ATTEMPTS:
         delays = reconcile.RESOLVE_DELAYS
         raise self.retry(countdown=delays[min(self.request.retries + 1, len(delays) - 1)])
+    return outcome
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=8)
+def confirm_order(self, order_id: int) -> str:
+    """A postback said an order was refused or cancelled: record what the order book says."""
+    from .services import reconcile
+
+    outcome = reconcile.order_confirm(order_id=order_id)
+    if outcome == reconcile.RETRY:
+        raise self.retry(countdown=2 ** (self.request.retries + 1))
     return outcome
 
 

@@ -41,6 +41,7 @@ class RiskEventKind(models.TextChoices):
     STRATEGY_STOPPED = "strategy_stopped", "Strategy stopped"
     SQUARE_OFF = "square_off", "Square-off"
     NEEDS_LOGIN = "needs_login", "Account needs login"
+    ORDER_EXPIRED = "order_expired", "Order expired unsent"
 
 
 class RiskEvent(models.Model):

@@ -5,7 +5,9 @@ recorded only from the broker's trades (``/orders/{id}/trades``, fetched by a ta
 or the periodic reconciliation), so every fill has one identity, the trade id, and counts once.
 
 Kite's checksum covers the order id and timestamp, not the status: it proves the postback came
-from Kite for that order. Positions never depend on a postback's word, only on trades.
+from Kite for that order, not that the status is Kite's. Positions never depend on a postback's
+word, only on trades; and a refusal or cancellation is recorded only once the order book confirms
+it (a task reads the book), so a replayed postback with its status changed cannot end a live order.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ def postback_verify(*, payload: dict) -> Account:
     return account
 
 
+# Final statuses a postback may only announce: the order book confirms them (see postback_apply).
+UNCONFIRMED_STATUSES = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED})
+
+
 def postback_apply(*, account: Account, payload: dict) -> Order | None:
     """Apply a verified postback to the order it names (by tag, else broker order id).
 
@@ -74,6 +80,14 @@ def postback_apply(*, account: Account, payload: dict) -> Order | None:
     if order is None:
         logger.info("postback for order %s (tag %r) not placed by the system; ignored", entry.order_id, entry.tag)
         return None
+    if entry.status in UNCONFIRMED_STATUSES:
+        # Kite's checksum covers only the order id and timestamp, so a replayed postback with its
+        # status changed would verify: an order is refused or cancelled only as the book says.
+        from ..tasks import confirm_order
+
+        order_id = order.id
+        transaction.on_commit(lambda: confirm_order.delay(order_id))
+        return order
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         status = entry.status

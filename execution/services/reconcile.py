@@ -63,6 +63,20 @@ def order_resolve_unknown(*, order_id: int) -> str:
     order = Order.objects.select_related("account").filter(pk=order_id).first()
     if order is None or order.status != OrderStatus.UNKNOWN:
         return RESOLVED
+    return _sync_from_book(order=order, not_found=order_not_found)
+
+
+def order_confirm(*, order_id: int) -> str:
+    """Record what the broker's order book says about one order (a postback's final status is only
+    a claim until the book confirms it). Returns RESOLVED, RETRY or WAITING_FOR_LOGIN."""
+    order = Order.objects.select_related("account").filter(pk=order_id).first()
+    if order is None or order.is_final:
+        return RESOLVED
+    return _sync_from_book(order=order, not_found=lambda *, order: RETRY)
+
+
+def _sync_from_book(*, order: Order, not_found) -> str:
+    """Find ``order`` in its broker's book by tag and record it; ``not_found(order=...)`` otherwise."""
     account = order.account
     if not account_can_be_read(account):
         return WAITING_FOR_LOGIN
@@ -79,7 +93,7 @@ def order_resolve_unknown(*, order_id: int) -> str:
     if found is not None:
         order_sync(order=order, broker_order=found, fills=fills)
         return RESOLVED
-    return order_not_found(order=order)
+    return not_found(order=order)
 
 
 def order_sync(*, order: Order, broker_order: BrokerOrder, fills: list[BrokerFill]) -> Order:

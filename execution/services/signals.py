@@ -72,3 +72,30 @@ def manual_signal_submit(
         note=note,
     )
     return signal
+
+
+def order_message_expired(*, signal_id: int, account_id: int) -> None:
+    """Leave a visible trace of an order that was never decided: its message expired unsent.
+
+    Celery drops a per-account order message that reaches a worker after
+    ``SIGNAL_ORDER_TTL_SECONDS`` (a backlog, or a redelivery after a worker died holding it), so
+    the account has no order for the signal; the risk events say why.
+    """
+    from django.conf import settings
+
+    from accounts.models import Account
+    from risk.models import RiskEventKind
+    from risk.services import risk_event_record
+
+    signal = Signal.objects.select_related("strategy", "instrument").get(pk=signal_id)
+    account = Account.objects.get(pk=account_id)
+    risk_event_record(
+        kind=RiskEventKind.ORDER_EXPIRED,
+        account=account,
+        strategy=signal.strategy,
+        message=(
+            f"No order on {account} for {signal}: its order message reached a worker more than "
+            f"{settings.SIGNAL_ORDER_TTL_SECONDS} s after the signal and expired unsent."
+        ),
+    )
+    logger.warning("signal %s: order message for account %s expired unsent", signal_id, account_id)

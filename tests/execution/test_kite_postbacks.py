@@ -10,7 +10,7 @@ from execution.brokers import PlaceResult
 from execution.models import Fill, Order, OrderStatus, Position, PositionMismatch
 from execution.services import execute_signal_for_account
 from execution.services.orders import order_apply_result
-from execution.services.reconcile import order_fetch_fills, reconcile_account
+from execution.services.reconcile import RESOLVED, order_confirm, order_fetch_fills, reconcile_account
 from tests.execution.conftest import assert_signal_invariants, new_signal
 
 pytestmark = pytest.mark.django_db
@@ -105,17 +105,40 @@ def test_a_postback_resolves_an_unknown_order(client, kite_book, kite_emulator, 
     assert order.broker_order_id == complete["order_id"]
 
 
-def test_an_exchange_rejection_by_postback(client, kite_book, kite_emulator, infy, postbacks):
+def test_an_exchange_rejection_by_postback(
+    client, kite_book, kite_emulator, infy, postbacks, django_capture_on_commit_callbacks
+):
     strategy, [account] = kite_book(1)
     kite_emulator.set_fill_mode("reject", message="RMS: blocked for trading")
     signal = new_signal(strategy, infy)
     [order] = execute_signal_for_account(signal_id=signal.id, account_id=account.id)
 
     [rejected] = postbacks(1)
-    assert post(client, rejected).status_code == 200
+    with django_capture_on_commit_callbacks() as confirmations:
+        assert post(client, rejected).status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED and len(confirmations) == 1  # the book confirms it first
 
+    assert order_confirm(order_id=order.id) == RESOLVED
     order.refresh_from_db()
     assert order.status == OrderStatus.REJECTED and "blocked for trading" in order.status_message
+
+
+def test_a_replayed_postback_with_its_status_changed_cannot_end_a_live_order(
+    client, kite_book, kite_emulator, infy, postbacks
+):
+    """Kite's checksum covers only the order id and timestamp: the status can be forged."""
+    strategy, [account] = kite_book(1)
+    kite_emulator.set_fill_mode("open")
+    signal = new_signal(strategy, infy)
+    [order] = execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+    forged = {**postbacks(1)[-1], "status": "REJECTED", "status_message": "forged"}
+
+    assert post(client, forged).status_code == 200  # it verifies: the checksum does not cover the status
+    assert order_confirm(order_id=order.id) == RESOLVED
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.OPEN and order.status_message != "forged"
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 
 from execution.models import Fill, Order, OrderStatus, Position
 from execution.tasks import execute_signal_for_account, fan_out_signal, run_timeframe
+from risk.models import RiskEvent, RiskEventKind
 from strategies.models import Signal
 from tests.conftest import wait_for
 from tests.execution.helpers import first_bar_with_new_target
@@ -164,6 +165,11 @@ def test_a_signal_older_than_its_order_ttl_sends_nothing(celery_worker, demo_boo
     wait_for(lambda: Order.objects.filter(signal=fresh, status=OrderStatus.COMPLETE).count() == 3)
     wait_for(lambda: not _queued_messages(), timeout=30)
     assert not Order.objects.filter(signal=stale).exists()
+    # Each account's missing order is explained in the risk events.
+    expired = RiskEvent.objects.filter(kind=RiskEventKind.ORDER_EXPIRED)
+    wait_for(lambda: expired.count() == len(accounts))
+    assert {e.account_id for e in expired} == {a.id for a in accounts}
+    assert all("expired unsent" in e.message and e.strategy_id == strategy.id for e in expired)
 
 
 def _queued_messages() -> int:
