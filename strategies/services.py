@@ -226,15 +226,58 @@ def _instrument_values(row: Mapping) -> dict:
     }
 
 
+INSTRUMENT_FIELDS = (
+    "instrument_token",
+    "exchange_token",
+    "name",
+    "segment",
+    "instrument_type",
+    "lot_size",
+    "tick_size",
+    "expiry",
+)
+
+
 def _instruments_save(rows: list[dict]) -> tuple[int, int]:
-    created = updated = 0
+    """Create or update in bulk, an instrument being its (exchange, tradingsymbol).
+
+    The symbol is what strategies, positions and traders refer to; Kite's token for it may change
+    (it then follows the symbol). A token another listed symbol still holds is refused, by name.
+    """
+    by_key = {(v["exchange"], v["tradingsymbol"]): v for v in rows}  # a symbol listed twice: the last wins
     with transaction.atomic():
-        for values in rows:
-            token = values.pop("instrument_token")
-            _, was_created = Instrument.objects.update_or_create(instrument_token=token, defaults=values)
-            created += was_created
-            updated += not was_created
-    return created, updated
+        exchanges = {exchange for exchange, _ in by_key}
+        existing = {(i.exchange, i.tradingsymbol): i for i in Instrument.objects.filter(exchange__in=exchanges)}
+        # Tokens are unique across exchanges: every stored one, to spot a token moving between symbols.
+        stored = Instrument.objects.values_list("instrument_token", "exchange", "tradingsymbol")
+        holders = {token: (exchange, symbol) for token, exchange, symbol in stored}
+        changed, created = [], []
+        for key, values in by_key.items():
+            holder = holders.get(values["instrument_token"])
+            # Taken if another symbol holds it and keeps it (not in this list, or listed with it again).
+            if (
+                holder not in (None, key)
+                and by_key.get(holder, {}).get("instrument_token", values["instrument_token"])
+                == values["instrument_token"]
+            ):
+                raise InstrumentFileError(
+                    f"{key[0]}:{key[1]} has token {values['instrument_token']}, which {holder[0]}:{holder[1]} "
+                    "still holds here; edit or remove that instrument first"
+                )
+            instrument = existing.get(key)
+            if instrument is None:
+                created.append(Instrument(**values))
+            elif any(getattr(instrument, name) != values[name] for name in INSTRUMENT_FIELDS):
+                for name in INSTRUMENT_FIELDS:
+                    setattr(instrument, name, values[name])
+                changed.append(instrument)
+        try:
+            with transaction.atomic():
+                Instrument.objects.bulk_update(changed, INSTRUMENT_FIELDS, batch_size=1000)
+                Instrument.objects.bulk_create(created, batch_size=1000)
+        except IntegrityError as exc:  # e.g. two listed symbols swapping their tokens
+            raise InstrumentFileError(f"the list conflicts with the instruments stored here: {exc}") from None
+    return len(created), len(changed)
 
 
 def instruments_sync_kite(*, exchange: str | None = None) -> tuple[int, int]:

@@ -250,6 +250,29 @@ def test_load_instruments_reads_kite_csv_and_rejects_a_bad_file(tmp_path):
     assert not Instrument.objects.exists()
 
 
+def test_reloading_instruments_updates_in_place_and_a_new_token_follows_its_symbol():
+    from strategies.services import InstrumentFileError, instruments_load_csv
+
+    text = (SHARED / "instruments_nse.csv").read_text()
+    assert instruments_load_csv(text=text) == (99, 0)
+    bank = Instrument.objects.get(exchange="NSE", tradingsymbol="CENTRALBK-BE")
+    strategy = StrategyFactory(instruments=[bank])
+    assert instruments_load_csv(text=text) == (0, 0)  # nothing changed, nothing written
+
+    # Kite gives the symbol a new token: the same instrument row (the strategy's) follows it.
+    moved = text.replace("3813889,14898,CENTRALBK-BE,", "9999999,14898,CENTRALBK-BE,")
+    assert instruments_load_csv(text=moved) == (0, 1)
+    bank.refresh_from_db()
+    assert bank.instrument_token == 9999999 and list(strategy.instruments.all()) == [bank]
+
+    # A token another stored symbol keeps is refused, naming both, and nothing is written.
+    clash = moved.replace("9999999,14898,CENTRALBK-BE,", "4645121,14898,CENTRALBK-BE,")
+    with pytest.raises(InstrumentFileError, match="NSE:CENTRALBK-BE has token 4645121, which NSE:EMMBI-BL still"):
+        instruments_load_csv(text=clash)
+    bank.refresh_from_db()
+    assert bank.instrument_token == 9999999
+
+
 def test_seed_demo_once_then_leaves_the_database_alone():
     out = StringIO()
     call_command("seed_demo", stdout=out)
