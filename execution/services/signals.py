@@ -48,6 +48,14 @@ def signal_submit(
     return signal, created
 
 
+class ManualSignalError(ValueError):
+    """A manual signal refused before it is recorded; ``field`` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def manual_signal_submit(
     *, strategy: Strategy, instrument: Instrument, target: int, stop_price: Decimal | None = None, note: str = ""
 ) -> Signal:
@@ -60,12 +68,20 @@ def manual_signal_submit(
     price = source.ltp([instrument]).get(instrument.instrument_token)
     if price is None:
         raise ValueError(f"No last price for {instrument}")
+    price = Decimal(price)
+    if stop_price is not None and target != 0 and (stop_price >= price if target > 0 else stop_price <= price):
+        side = "below" if target > 0 else "above"
+        raise ManualSignalError(
+            "stop_price",
+            f"A {'long' if target > 0 else 'short'}'s stop must be {side} the last price of {instrument} "
+            f"({price}), got {stop_price}.",
+        )
     signal, _ = signal_submit(
         strategy=strategy,
         instrument=instrument,
         bar_time=timezone.now(),
         target=target,
-        price=Decimal(price),
+        price=price,
         stop_price=stop_price,
         source=SignalSource.MANUAL,
         data_source=source.label,

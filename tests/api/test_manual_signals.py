@@ -111,3 +111,18 @@ def test_unknown_strategy_is_named(staff, book):
     assert response.status_code == 400
     assert "strategy" in error_of(response)["fields"]
     assert Signal.objects.filter(source=SignalSource.MANUAL).count() == 0
+
+
+@pytest.mark.parametrize(("side", "factor", "where"), [("BUY", "1.02", "below"), ("SELL", "0.98", "above")])
+def test_a_stop_on_the_wrong_side_of_the_price_is_refused_by_name(staff, book, side, factor, where):
+    infy = book["infy"]
+    wrong = (last_price(infy) * Decimal(factor)).quantize(Decimal("0.05"))
+    response = staff.post(
+        "/api/signals/manual",
+        {"strategy": book["strategy"].id, "instrument": "NSE:INFY", "side": side, "stop_price": str(wrong)},
+        format="json",
+    )
+    assert response.status_code == 400
+    [reason] = error_of(response)["fields"]["stop_price"]
+    assert f"must be {where} the last price" in reason
+    assert not Signal.objects.exists()

@@ -102,6 +102,20 @@ def test_a_manual_signal_needs_a_stop_for_an_entry(staff_client, mapped_strategy
     assert not Signal.objects.exists()
 
 
+def test_a_manual_long_with_its_stop_above_the_price_is_refused_on_the_stop(staff_client, mapped_strategy):
+    from strategies.selectors import market_data_source
+
+    strategy, instrument, _ = mapped_strategy
+    price = Decimal(market_data_source().ltp([instrument])[instrument.instrument_token])
+    response = staff_client.post(
+        reverse("dashboard:signal-send"),
+        {"strategy": strategy.id, "instrument": instrument.id, "direction": "1", "stop_price": str(price + 10)},
+    )
+    assert response.status_code == 400
+    assert "stop must be below the last price" in str(response.context["form"].errors["stop_price"])
+    assert not Signal.objects.exists()
+
+
 def test_a_manual_signal_must_be_on_one_of_the_strategys_instruments(staff_client, mapped_strategy):
     strategy, _, other = mapped_strategy
     response = staff_client.post(

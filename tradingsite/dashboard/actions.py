@@ -96,7 +96,7 @@ def manual_signal(request: HttpRequest) -> HttpResponse:
                 note=data["note"] or f"Manual signal by {request.user}",
             )
         except ValueError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(getattr(exc, "field", None), str(exc))
         else:
             messages.success(
                 request,

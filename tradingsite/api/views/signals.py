@@ -28,6 +28,7 @@ class ManualSignalView(APIView):
         try:
             signal = manual_signal_submit(**params.validated_data)
         except ValueError as exc:
-            # The service's own refusals (e.g. no last price for the instrument) name the instrument.
-            raise serializers.ValidationError({"instrument": [str(exc)]})
+            # The service's own refusals name their field (the stop's side); the others are about the
+            # instrument (e.g. no last price for it).
+            raise serializers.ValidationError({getattr(exc, "field", "instrument"): [str(exc)]})
         return Response(SignalSerializer(signal).data, status=status.HTTP_201_CREATED)
