@@ -40,6 +40,11 @@ def fan_out_signal(signal_id: int) -> int:
 def _order_message_expired(sender=None, request=None, expired=False, **kwargs):
     """An order message that expired unsent (see ``fan_out_signal``) leaves a risk event."""
     if expired and request is not None and getattr(sender, "name", None) == execute_signal_for_account.name:
+        from django.db import close_old_connections
+
+        # This runs in the worker's consumer, outside any task: Django's per-task connection rules
+        # (tradingsite/celery.py) do not apply, so they are applied here.
+        close_old_connections()
         signal_id, account_id = request.args
         services.order_message_expired(signal_id=signal_id, account_id=account_id)
 

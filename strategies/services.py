@@ -242,7 +242,8 @@ def _instruments_save(rows: list[dict]) -> tuple[int, int]:
     """Create or update in bulk, an instrument being its (exchange, tradingsymbol).
 
     The symbol is what strategies, positions and traders refer to; Kite's token for it may change
-    (it then follows the symbol). A token another listed symbol still holds is refused, by name.
+    (it then follows the symbol), and a symbol renamed under its token is followed too. A token
+    that another stored symbol keeps is refused, naming both.
     """
     by_key = {(v["exchange"], v["tradingsymbol"]): v for v in rows}  # a symbol listed twice: the last wins
     with transaction.atomic():
@@ -253,27 +254,31 @@ def _instruments_save(rows: list[dict]) -> tuple[int, int]:
         holders = {token: (exchange, symbol) for token, exchange, symbol in stored}
         changed, created = [], []
         for key, values in by_key.items():
-            holder = holders.get(values["instrument_token"])
-            # Taken if another symbol holds it and keeps it (not in this list, or listed with it again).
-            if (
-                holder not in (None, key)
-                and by_key.get(holder, {}).get("instrument_token", values["instrument_token"])
-                == values["instrument_token"]
-            ):
-                raise InstrumentFileError(
-                    f"{key[0]}:{key[1]} has token {values['instrument_token']}, which {holder[0]}:{holder[1]} "
-                    "still holds here; edit or remove that instrument first"
-                )
-            instrument = existing.get(key)
+            token, instrument = values["instrument_token"], existing.get(key)
+            holder = holders.get(token)
+            if holder not in (None, key):
+                holder_listed_with = by_key.get(holder, {}).get("instrument_token")
+                if holder_listed_with is None and instrument is None:
+                    # Kite renamed the symbol (same token, old name gone): the instrument follows its token.
+                    instrument = Instrument.objects.get(instrument_token=token)
+                    instrument.exchange, instrument.tradingsymbol = key
+                    changed.append(instrument)
+                elif holder_listed_with in (None, token):
+                    raise InstrumentFileError(
+                        f"{key[0]}:{key[1]} has token {token}, which {holder[0]}:{holder[1]} still holds here; "
+                        "edit or remove that instrument first"
+                    )
             if instrument is None:
                 created.append(Instrument(**values))
             elif any(getattr(instrument, name) != values[name] for name in INSTRUMENT_FIELDS):
                 for name in INSTRUMENT_FIELDS:
                     setattr(instrument, name, values[name])
-                changed.append(instrument)
+                if instrument not in changed:
+                    changed.append(instrument)
         try:
             with transaction.atomic():
-                Instrument.objects.bulk_update(changed, INSTRUMENT_FIELDS, batch_size=1000)
+                fields = ("exchange", "tradingsymbol", *INSTRUMENT_FIELDS)  # a renamed symbol moves too
+                Instrument.objects.bulk_update(changed, fields, batch_size=1000)
                 Instrument.objects.bulk_create(created, batch_size=1000)
         except IntegrityError as exc:  # e.g. two listed symbols swapping their tokens
             raise InstrumentFileError(f"the list conflicts with the instruments stored here: {exc}") from None

@@ -317,8 +317,9 @@ def _apply_answer(*, order: Order, result: PlaceResult) -> None:
     SUBMITTED.
     """
     held = order.status
+    message = result.status_message or None  # no message: keep the row's (a refusal's reason, say)
     _, fields = order_transition_unsaved(
-        order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
+        order=order, status=result.status, message=message, broker_order_id=result.order_id
     )
     if not fields:
         return
@@ -328,9 +329,7 @@ def _apply_answer(*, order: Order, result: PlaceResult) -> None:
         return
     with transaction.atomic():
         _refresh_for_update(order)
-        order_transition(
-            order=order, status=result.status, message=result.status_message or "", broker_order_id=result.order_id
-        )
+        order_transition(order=order, status=result.status, message=message, broker_order_id=result.order_id)
 
 
 def _refresh_for_update(order: Order) -> None:

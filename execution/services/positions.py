@@ -35,7 +35,7 @@ _FILL_KNOWN_SQL = "SELECT 1 FROM execution_fill WHERE account_id = %s AND broker
 _FILL_INSERT_SQL = (
     "INSERT INTO execution_fill"
     " (order_id, account_id, broker_trade_id, quantity, price, realised_pnl, filled_at, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _POSITION_UPDATE_SQL = (
     "UPDATE execution_position SET quantity = %s, average_price = %s, realised_pnl = %s, last_price = %s,"
@@ -129,7 +129,7 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
         created_at=now,
     )
     cursor.execute(
-        _FILL_INSERT_SQL,
+        _FILL_INSERT_SQL + (" RETURNING id" if connection.features.can_return_columns_from_insert else ""),
         [
             order.id,
             order.account_id,
@@ -141,7 +141,7 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
             datetime_to_db(now),
         ],
     )
-    recorded.id = cursor.fetchone()[0]
+    recorded.id = _inserted_id(cursor)
     # The fill's price is the freshest last price known until the next mark refreshes it.
     cursor.execute(
         _POSITION_UPDATE_SQL,
@@ -186,3 +186,10 @@ def mark_open_positions() -> int:
     if not instruments:
         return 0
     return mark_to_market(prices=market_data_source().ltp(instruments))
+
+
+def _inserted_id(cursor) -> int:
+    # RETURNING where the database has it (PostgreSQL; SQLite from 3.35), else SQLite's last row id.
+    if connection.features.can_return_columns_from_insert:
+        return cursor.fetchone()[0]
+    return cursor.lastrowid

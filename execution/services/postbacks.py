@@ -67,39 +67,43 @@ UNCONFIRMED_STATUSES = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED})
 
 
 def postback_apply(*, account: Account, payload: dict) -> Order | None:
-    """Apply a verified postback to the order it names (by tag, else broker order id).
+    """Apply a verified postback to the order it names.
 
-    Orders placed outside the system are ignored here (reconciliation flags their positions). A
-    COMPLETE is held at OPEN until the fills are recorded: the order completes from its trades.
+    Kite's checksum covers the order id and timestamp only: the status, filled quantity and tag of
+    a replayed postback can be changed and it still verifies. So the order is found by its broker
+    order id; an order not yet known by one (UNKNOWN) is matched by tag but resolved from the order
+    book, as is a refusal or cancellation. A COMPLETE is held at OPEN until the trades, read from
+    Kite, fill the order. Orders placed outside the system are ignored (reconciliation flags them).
     """
     entry = KiteBroker.broker_order(payload)
     lookup = Order.objects.filter(account=account)
-    order = (lookup.filter(tag=entry.tag).first() if entry.tag else None) or (
-        lookup.filter(broker_order_id=entry.order_id).first()
-    )
+    order = lookup.filter(broker_order_id=entry.order_id).first()
     if order is None:
-        logger.info("postback for order %s (tag %r) not placed by the system; ignored", entry.order_id, entry.tag)
-        return None
+        order = lookup.filter(tag=entry.tag, broker_order_id="").first() if entry.tag else None
+        if order is None:
+            logger.info("postback for order %s (tag %r) not placed by the system; ignored", entry.order_id, entry.tag)
+            return None
+        _confirm_from_book(order)  # the tag is the postback's word: the book says which order it is
+        return order
     if entry.status in UNCONFIRMED_STATUSES:
-        # Kite's checksum covers only the order id and timestamp, so a replayed postback with its
-        # status changed would verify: an order is refused or cancelled only as the book says.
-        from ..tasks import confirm_order
-
-        order_id = order.id
-        transaction.on_commit(lambda: confirm_order.delay(order_id))
+        _confirm_from_book(order)
         return order
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         status = entry.status
-        if status == OrderStatus.COMPLETE and order.filled_quantity < entry.filled_quantity:
-            status = OrderStatus.OPEN
-        message = entry.status_message or None
-        if order.status == OrderStatus.UNKNOWN and not message:
-            message = "Confirmed by Kite's postback."
-        order_transition(order=order, status=status, message=message, broker_order_id=entry.order_id)
-        if entry.filled_quantity > order.filled_quantity:
+        if status == OrderStatus.COMPLETE and order.filled_quantity < order.quantity:
+            status = OrderStatus.OPEN  # completes from its trades, never from the postback's count
+        order_transition(order=order, status=status, message=entry.status_message or None)
+        if entry.status == OrderStatus.COMPLETE or entry.filled_quantity > order.filled_quantity:
             from ..tasks import fetch_order_fills
 
             order_id = order.id
             transaction.on_commit(lambda: fetch_order_fills.delay(order_id))
     return order
+
+
+def _confirm_from_book(order: Order) -> None:
+    from ..tasks import confirm_order
+
+    order_id = order.id
+    transaction.on_commit(lambda: confirm_order.delay(order_id))

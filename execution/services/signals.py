@@ -103,6 +103,10 @@ def order_message_expired(*, signal_id: int, account_id: int) -> None:
     from risk.models import RiskEventKind
     from risk.services import risk_event_record
 
+    from ..models import Order
+
+    if Order.objects.filter(signal_id=signal_id, account_id=account_id).exists():
+        return  # an earlier delivery made its orders (a redelivered message, e.g. after a crash)
     signal = Signal.objects.select_related("strategy", "instrument").get(pk=signal_id)
     account = Account.objects.get(pk=account_id)
     risk_event_record(

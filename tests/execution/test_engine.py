@@ -272,6 +272,13 @@ def test_reloading_instruments_updates_in_place_and_a_new_token_follows_its_symb
     bank.refresh_from_db()
     assert bank.instrument_token == 9999999
 
+    # Kite renames the symbol under the same token: the same row follows, the strategy keeps it.
+    renamed = moved.replace("9999999,14898,CENTRALBK-BE,", "9999999,14898,CENTRALBK,")
+    assert instruments_load_csv(text=renamed) == (0, 1)
+    bank.refresh_from_db()
+    assert (bank.tradingsymbol, bank.instrument_token) == ("CENTRALBK", 9999999)
+    assert list(strategy.instruments.all()) == [bank]
+
 
 def test_seed_demo_once_then_leaves_the_database_alone():
     out = StringIO()

@@ -89,6 +89,51 @@ def test_a_postback_that_lands_before_the_placement_answer_is_not_undone_by_it(
     assert order.status == OrderStatus.COMPLETE and order.filled_quantity == order.quantity
 
 
+def test_a_replayed_postback_claiming_complete_cannot_finish_an_open_order(
+    client, kite_book, kite_emulator, infy, postbacks
+):
+    strategy, [account] = kite_book(1)
+    kite_emulator.set_fill_mode("open")
+    signal = new_signal(strategy, infy)
+    [order] = execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+    forged = {**postbacks(1)[-1], "status": "COMPLETE", "filled_quantity": 0}
+
+    assert post(client, forged).status_code == 200
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.OPEN and order.filled_quantity == 0  # it completes from its trades only
+
+
+def test_a_replayed_postback_with_another_orders_tag_leaves_that_order_alone(
+    client, kite_book, kite_emulator, infy, postbacks
+):
+    strategy, [account] = kite_book(1)
+    kite_emulator.set_fill_mode("open")
+    first, second = new_signal(strategy, infy), new_signal(strategy, infy, target=0, minute=1)
+    [order] = execute_signal_for_account(signal_id=first.id, account_id=account.id)
+    genuine = postbacks(1)[-1]
+    other = Order.objects.create(
+        account=account,
+        strategy=strategy,
+        signal=second,
+        instrument=infy,
+        leg="EXIT",
+        side="SELL",
+        quantity=1,
+        product="MIS",
+        reference_price=1500,
+        tag="S99999999A000001X",
+        status=OrderStatus.BLOCKED,
+    )
+
+    assert post(client, {**genuine, "tag": other.tag}).status_code == 200
+
+    other.refresh_from_db()
+    assert other.broker_order_id == "" and other.status == OrderStatus.BLOCKED
+    order.refresh_from_db()
+    assert order.broker_order_id == genuine["order_id"] and order.status == OrderStatus.OPEN
+
+
 def test_a_postback_resolves_an_unknown_order(client, kite_book, kite_emulator, infy, postbacks):
     strategy, [account] = kite_book(1)
     kite_emulator.inject_fault(account.api_key, "accept_then_hang", count=1, seconds=1.0)
@@ -98,7 +143,8 @@ def test_a_postback_resolves_an_unknown_order(client, kite_book, kite_emulator, 
 
     complete = postbacks(2)[-1]
     assert post(client, complete).status_code == 200
-    order_fetch_fills(order_id=order.id)
+    # Matched by its tag (no broker order id yet), so resolved from the order book.
+    assert order_confirm(order_id=order.id) == RESOLVED
 
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETE
