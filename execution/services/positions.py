@@ -31,11 +31,12 @@ _POSITION_SQL = (
     "SELECT id, quantity, average_price, realised_pnl FROM execution_position"
     " WHERE account_id = %s AND instrument_id = %s AND product = %s AND strategy_id {strategy}"
 )
-_FILL_KNOWN_SQL = "SELECT 1 FROM execution_fill WHERE account_id = %s AND broker_trade_id = %s"
 _FILL_INSERT_SQL = (
     "INSERT INTO execution_fill"
     " (order_id, account_id, broker_trade_id, quantity, price, realised_pnl, filled_at, created_at)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    # A trade already recorded (postback and reconciliation both saw it) inserts nothing.
+    " ON CONFLICT (account_id, broker_trade_id) DO NOTHING"
 )
 _POSITION_UPDATE_SQL = (
     "UPDATE execution_position SET quantity = %s, average_price = %s, realised_pnl = %s, last_price = %s,"
@@ -110,11 +111,6 @@ def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()
 def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
     """Under the position's lock: the fill row and the position it moves; None if the trade is known."""
     position = _locked_position(cursor, order=order)
-    # Every report of one trade is for one order, so one position: under its lock this check
-    # cannot race (the (account, trade id) constraint stays as the last word).
-    cursor.execute(_FILL_KNOWN_SQL, [order.account_id, fill.trade_id])
-    if cursor.fetchone() is not None:
-        return None
     state = LedgerState(position.quantity, position.average_price)
     effect = apply_fill(state, side=order.side, quantity=fill.quantity, price=fill.price)
     now = timezone.now()
@@ -142,6 +138,8 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
         ],
     )
     recorded.id = _inserted_id(cursor)
+    if recorded.id is None:
+        return None  # the (account, trade id) constraint: this trade is already in the ledger
     # The fill's price is the freshest last price known until the next mark refreshes it.
     cursor.execute(
         _POSITION_UPDATE_SQL,
@@ -188,8 +186,12 @@ def mark_open_positions() -> int:
     return mark_to_market(prices=market_data_source().ltp(instruments))
 
 
-def _inserted_id(cursor) -> int:
-    # RETURNING where the database has it (PostgreSQL; SQLite from 3.35), else SQLite's last row id.
+def _inserted_id(cursor) -> int | None:
+    """The new row's id, or None if the insert did nothing (ON CONFLICT).
+
+    RETURNING where the database has it (PostgreSQL; SQLite from 3.35), else SQLite's last row id.
+    """
     if connection.features.can_return_columns_from_insert:
-        return cursor.fetchone()[0]
-    return cursor.lastrowid
+        row = cursor.fetchone()
+        return row[0] if row else None
+    return cursor.lastrowid if cursor.rowcount else None
