@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +74,41 @@ def database_url(settings_dict: dict) -> str:
     host = settings_dict.get("HOST") or "127.0.0.1"
     port = settings_dict.get("PORT") or 5432
     return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+@contextmanager
+def throwaway_workers(
+    *, name: str, workers: int, concurrency: int, pool: str, env: dict[str, str] | None = None, log: str | None = None
+) -> Iterator[None]:
+    """A database and Redis keys of their own, with ``workers`` real workers on them (the benchmarks).
+
+    Another worker on the same Redis never takes their tasks, and nothing an operator keeps in the
+    configured database is touched: the database is created here and dropped on the way out.
+    ``log``: a file for the worker's output (``log.N`` for each of several workers).
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    from tradingsite.celery import app
+
+    key_prefix = f"{name}{os.getpid()}:"
+    app.conf.broker_transport_options = {**app.conf.broker_transport_options, "global_keyprefix": key_prefix}
+    original_name = connection.settings_dict["NAME"]
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{name}_{os.getpid()}"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    worker_env = {
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_KEY_PREFIX": key_prefix,
+        **(env or {}),
+    }
+    started = []
+    try:
+        for number in range(workers):
+            output = open(f"{log}.{number}" if workers > 1 else log, "w") if log else None  # noqa: SIM115 (closed with the worker)
+            started.append(start_worker(env=worker_env, concurrency=concurrency, pool=pool, log=output))
+        yield
+    finally:
+        for worker in started:
+            stop_worker(worker)
+        connection.creation.destroy_test_db(original_name, verbosity=0)

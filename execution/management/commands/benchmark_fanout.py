@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--worker-log", help="write the worker's log to this file")
 
     def handle(self, *args, accounts, repeats, concurrency, pool, workers, worker_log, **options):
-        from tradingsite.worker_process import database_url, start_worker, stop_worker
+        from tradingsite.worker_process import throwaway_workers
 
         if connection.vendor != "postgresql" or not settings.REDIS_URL:
             raise CommandError("The benchmark needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).")
@@ -35,40 +35,14 @@ class Command(BaseCommand):
             raise CommandError(
                 "--repeats must be at least 2, and every account count, --concurrency and --workers at least 1"
             )
-        from tradingsite.celery import app
-
-        # Keys and a database of its own: another worker on this Redis never takes its tasks,
-        # and nothing an operator keeps in the configured database is touched.
-        key_prefix = f"benchmark{os.getpid()}:"
-        app.conf.broker_transport_options = {**app.conf.broker_transport_options, "global_keyprefix": key_prefix}
-        original_name = connection.settings_dict["NAME"]
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"benchmark_fanout_{os.getpid()}"
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-        started = []
-        try:
-            for number in range(workers):
-                log = open(f"{worker_log}.{number}" if workers > 1 else worker_log, "w") if worker_log else None  # noqa: SIM115 (closed with the worker)
-                started.append(
-                    start_worker(
-                        env={
-                            "DATABASE_URL": database_url(connection.settings_dict),
-                            "REDIS_URL": settings.REDIS_URL,
-                            "CELERY_KEY_PREFIX": key_prefix,
-                        },
-                        concurrency=concurrency,
-                        pool=pool,
-                        log=log,
-                    )
-                )
+        with throwaway_workers(
+            name="benchmark_fanout", workers=workers, concurrency=concurrency, pool=pool, log=worker_log
+        ):
             rows = []
             for n in counts:
                 parallel = benchmarks.run_celery(n, repeats)
                 sequential = benchmarks.run_sequential(n, repeats)
                 rows.append((n, parallel, sequential))
-        finally:
-            for worker in started:
-                stop_worker(worker)
-            connection.creation.destroy_test_db(original_name, verbosity=0)
         self._print(rows, concurrency, pool, workers)
 
     def _print(self, rows, concurrency, pool, workers):

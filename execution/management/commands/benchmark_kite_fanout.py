@@ -24,8 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="worker processes (one per core)")
 
     def handle(self, *args, accounts, repeats, latency_ms, pool, concurrency, workers, **options):
-        from tradingsite.celery import app
-        from tradingsite.worker_process import database_url, start_worker, stop_worker
+        from tradingsite.worker_process import throwaway_workers
 
         if connection.vendor != "postgresql" or not settings.REDIS_URL:
             raise CommandError("The benchmark needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).")
@@ -33,38 +32,23 @@ class Command(BaseCommand):
             raise CommandError(
                 "--accounts, --concurrency and --workers must be at least 1, --repeats at least 2, --latency-ms >= 0"
             )
-        # Keys of its own: another worker on this Redis never takes the benchmark's tasks.
-        key_prefix = f"benchmark-kite{os.getpid()}:"
-        app.conf.broker_transport_options = {**app.conf.broker_transport_options, "global_keyprefix": key_prefix}
         emulator = kite_benchmark.start_emulator(latency=latency_ms / 1000)
         settings.KITE_API_ROOT = emulator.root  # this process reconciles between signals
-        original_name = connection.settings_dict["NAME"]
-        # A database of its own, so a concurrent run of another benchmark or test is never clobbered.
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"benchmark_kite_{os.getpid()}"
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-        started = []
         try:
-            for _ in range(workers):
-                started.append(
-                    start_worker(
-                        env={
-                            "DATABASE_URL": database_url(connection.settings_dict),
-                            "REDIS_URL": settings.REDIS_URL,
-                            "CELERY_KEY_PREFIX": key_prefix,
-                            "KITE_API_ROOT": emulator.root,
-                            "MARKET_DATA_SOURCE": "simulated",
-                            "SIMULATED_MARKET_24X7": "true",
-                        },
-                        concurrency=concurrency,
-                        pool=pool,
-                    )
-                )
-            report = kite_benchmark.run(emulator=emulator, accounts=accounts, repeats=repeats)
-            refused = emulator.count_requests(status=429)
+            with throwaway_workers(
+                name="benchmark_kite",
+                workers=workers,
+                concurrency=concurrency,
+                pool=pool,
+                env={
+                    "KITE_API_ROOT": emulator.root,
+                    "MARKET_DATA_SOURCE": "simulated",
+                    "SIMULATED_MARKET_24X7": "true",
+                },
+            ):
+                report = kite_benchmark.run(emulator=emulator, accounts=accounts, repeats=repeats)
+                refused = emulator.count_requests(status=429)
         finally:
-            for worker in started:
-                stop_worker(worker)
-            connection.creation.destroy_test_db(original_name, verbosity=0)
             emulator.stop()
         fanout = report.fanout
         self.stdout.write(
