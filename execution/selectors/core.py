@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -13,14 +14,17 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
+from strategies.models import Instrument, Signal, Strategy
+
 from ..models import AccountStrategy, Fill, Order, OrderLeg, OrderStatus, Position
-from ..sql import datetime_to_db, decimal_from_db
+from ..sql import ModelColumns, datetime_to_db, decimal_from_db
 
 ZERO = Decimal("0")
 # An order in one of these may still fill: it counts towards the limits until it is final.
 IN_FLIGHT_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.UNKNOWN)
 
 __all__ = [
+    "signal_for_execution",
     "AccountBook",
     "account_book",
     "RiskInputs",
@@ -40,6 +44,42 @@ __all__ = [
     "account_orders",
     "pnl_by_account",
 ]
+
+
+_SIGNAL_COLUMNS = ModelColumns(Signal, "sg")
+_STRATEGY_COLUMNS = ModelColumns(Strategy, "st")
+_INSTRUMENT_COLUMNS = ModelColumns(Instrument, "ins")
+
+
+_SIGNAL_SQL = """
+SELECT {columns}
+FROM strategies_signal sg
+JOIN strategies_strategy st ON st.id = sg.strategy_id
+JOIN strategies_instrument ins ON ins.id = sg.instrument_id
+WHERE sg.id = %s
+"""
+
+
+@cache
+def _signal_sql() -> str:
+    columns = ", ".join(c.select() for c in (_SIGNAL_COLUMNS, _STRATEGY_COLUMNS, _INSTRUMENT_COLUMNS))
+    return _SIGNAL_SQL.format(columns=columns)
+
+
+def signal_for_execution(*, signal_id: int) -> Signal:
+    """The signal with its strategy and instrument, in one plain-SQL read (every order task starts here).
+
+    Raises ``Signal.DoesNotExist`` as ``Signal.objects.get`` would.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_signal_sql(), [signal_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Signal.DoesNotExist(f"Signal {signal_id} does not exist.")
+    signal = _SIGNAL_COLUMNS.build(row)
+    signal.strategy = _STRATEGY_COLUMNS.build(row, len(_SIGNAL_COLUMNS.fields))
+    signal.instrument = _INSTRUMENT_COLUMNS.build(row, len(_SIGNAL_COLUMNS.fields) + len(_STRATEGY_COLUMNS.fields))
+    return signal
 
 
 def market_today_start(now: datetime | None = None) -> datetime:

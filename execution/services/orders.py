@@ -65,7 +65,7 @@ def _market_open() -> bool:
 
 def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order]:
     """Turn a signal into this account's orders (once) and place them. Safe to run twice."""
-    signal = Signal.objects.select_related("strategy", "instrument").get(pk=signal_id)
+    signal = selectors.signal_for_execution(signal_id=signal_id)
     market_open = _market_open()
     orders = _create_orders(signal=signal, account_id=account_id, market_open=market_open)
     return [_place_signal_order(order=o) if o.status == OrderStatus.PENDING else o for o in orders]
