@@ -307,3 +307,31 @@ def test_budget_gives_up_rather_than_wait_too_long(budget):
         budget.acquire("a", max_wait=2)
     with pytest.raises(RateLimited, match="Not sent"):
         budget.acquire("a", max_wait=0.2)
+
+
+def test_a_proxy_from_the_environment_carries_kite_calls(kite_settings, make_kite_account, monkeypatch):
+    """Some traders reach Kite through a proxy with their whitelisted static IP: the environment's
+    proxy settings (read once per session, not per request) still apply. Port 9 refuses."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(BrokerUnavailable):
+        broker_for(make_kite_account(1)).ltp(["NSE:INFY"])
+
+
+def test_hosts_the_environment_excludes_from_the_proxy_are_reached_directly(
+    kite_settings, make_kite_account, monkeypatch
+):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    assert broker_for(make_kite_account(1)).ltp(["NSE:INFY"]) == {"NSE:INFY": Decimal("1500")}
+
+
+def test_a_ca_bundle_from_the_environment_verifies_kites_certificate(kite_settings, make_kite_account, monkeypatch):
+    """A TLS-inspecting corporate proxy needs its CA: REQUESTS_CA_BUNDLE is honoured as requests does."""
+    from accounts.kite import kite_client
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/corporate-ca.pem")
+    session = kite_client(make_kite_account(1)).reqsession
+    settings = session.merge_environment_settings("https://api.kite.trade/orders", {}, None, True, None)
+    assert settings["verify"] == "/etc/ssl/certs/corporate-ca.pem"
