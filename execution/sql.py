@@ -39,19 +39,39 @@ def for_update() -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
-class ModelColumns:
-    """One model's columns in a plain-SQL SELECT, and the rows read back as model instances.
+def returning_id() -> str:
+    """`` RETURNING id`` where the database has it (PostgreSQL; SQLite from 3.35); see ``inserted_id``."""
+    return " RETURNING id" if connection.features.can_return_columns_from_insert else ""
 
-    The instances are what the ORM would have built: each column passes through the same
-    converters (the backend's and the field's ``from_db_value``) and ``Model.from_db``, so they
-    behave like any other (``refresh_from_db``, ``save(update_fields=...)``). What is saved is the
-    ORM's statement building, most of a single-row read's cost (see the module's docstring).
-    Declared at import; the fields are looked at on first use, once every model is loaded.
+
+def inserted_id(cursor) -> int | None:
+    """The id of the row an INSERT ending in ``returning_id()`` wrote, or None if it wrote none
+    (ON CONFLICT DO NOTHING). Without RETURNING, SQLite's last row id."""
+    if connection.features.can_return_columns_from_insert:
+        row = cursor.fetchone()
+        return row[0] if row else None
+    return cursor.lastrowid if cursor.rowcount else None
+
+
+_INSERT_SQL = "INSERT INTO {table} ({columns}) VALUES ({values})"
+_UPDATE_SQL = "UPDATE {table} SET {assignments} WHERE id = %s{conditions}"
+
+
+class ModelColumns:
+    """One model's row in plain SQL: rows read back as model instances, and new instances inserted.
+
+    Both do what the ORM does, without its statement building (most of a single-row statement's
+    cost, see the module's docstring). A row read passes each column through the ORM's own
+    converters (the backend's and the field's ``from_db_value``) and ``Model.from_db``; an insert
+    takes each field's ``pre_save`` (``auto_now``) and ``get_db_prep_save``. The instances behave
+    like any other (``refresh_from_db``, ``save(update_fields=...)``); model signals are not sent
+    (the project connects none to these models). Declared at import; the fields are looked at on
+    first use, once every model is loaded.
     """
 
-    def __init__(self, model: type[Model], alias: str):
+    def __init__(self, model: type[Model], alias: str = ""):
         self.model = model
-        self.alias = alias
+        self.alias = alias or model._meta.db_table
         self._converters_by_vendor: dict[str, list[list]] = {}
 
     @cached_property
@@ -79,6 +99,45 @@ class ModelColumns:
                 value = converter(value, column, connection)
             values.append(value)
         return self.model.from_db(connection.alias, self._attnames, values)
+
+    def insert(self, instance: Model) -> None:
+        """INSERT a new instance as ``save()`` would, and give it its id."""
+        fields = self._insert_fields
+        values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(self._insert_sql() + returning_id(), values)
+            instance.pk = inserted_id(cursor)
+        instance._state.adding = False
+        instance._state.db = connection.alias
+
+    def update(self, instance: Model, fields: Sequence[str], **where) -> int:
+        """UPDATE the instance's row with its values of ``fields`` (by name, each with its
+        ``pre_save``, so ``auto_now`` moves) where the row still has the values in ``where``.
+        Returns the number of rows changed: 0 if the row no longer matched."""
+        meta, quote = self.model._meta, connection.ops.quote_name
+        changed = [meta.get_field(name) for name in fields]
+        conditions = [meta.get_field(name) for name in where]
+        sql = _UPDATE_SQL.format(
+            table=quote(meta.db_table),
+            assignments=", ".join(f"{quote(field.column)} = %s" for field in changed),
+            conditions="".join(f" AND {quote(field.column)} = %s" for field in conditions),
+        )
+        values = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in changed]
+        values.append(instance.pk)
+        values.extend(field.get_db_prep_save(where[field.name], connection) for field in conditions)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            return cursor.rowcount
+
+    @cached_property
+    def _insert_fields(self) -> list:
+        return [field for field in self.fields if not field.primary_key]
+
+    def _insert_sql(self) -> str:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in self._insert_fields)
+        placeholders = ", ".join(["%s"] * len(self._insert_fields))
+        return _INSERT_SQL.format(table=quote(self.model._meta.db_table), columns=columns, values=placeholders)
 
     def _converters(self) -> list[list]:
         converters = self._converters_by_vendor.get(connection.vendor)

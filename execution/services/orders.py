@@ -30,6 +30,7 @@ from ..brokers import (
     broker_for,
 )
 from ..models import Order, OrderLeg, OrderStatus
+from ..sql import ModelColumns
 from ..tags import signal_order_tag
 from . import locks
 from .orders_state import order_transition, order_transition_unsaved
@@ -37,6 +38,9 @@ from .positions import fill_record
 from .risk_context import build_risk_context, proposal_for
 
 logger = logging.getLogger(__name__)
+# Every order decision writes these two rows, in plain SQL (see execution/sql.py).
+_ORDER_ROW = ModelColumns(Order)
+_RISK_DECISION_ROW = ModelColumns(RiskDecisionRecord)
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ def _decide_and_record(*, account, signal, plan, quantity, context: RiskContext,
         summary=summary,
         sizing=sizing,
     )
-    return Order.objects.create(
+    order = Order(
         account=account,
         strategy=signal.strategy,
         signal=signal,
@@ -180,6 +184,8 @@ def _decide_and_record(*, account, signal, plan, quantity, context: RiskContext,
         placed_at=timezone.now() if approved and claim else None,
         reason=f"{signal.get_source_display()} signal: {signal}",
     )
+    _ORDER_ROW.insert(order)
+    return order
 
 
 def risk_decision_record(
@@ -195,7 +201,7 @@ def risk_decision_record(
     sizing=None,
 ) -> RiskDecisionRecord:
     """Record one pre-trade decision, approved or not, with every check's result and reason."""
-    return RiskDecisionRecord.objects.create(
+    record = RiskDecisionRecord(
         account=account,
         strategy=strategy,
         signal=signal,
@@ -209,6 +215,8 @@ def risk_decision_record(
         checks=[{"name": r.name, "passed": r.passed, "reason": r.reason} for r in decision.results],
         sizing=_sizing_json(sizing),
     )
+    _RISK_DECISION_ROW.insert(record)
+    return record
 
 
 def _sizing_json(sizing) -> dict:
@@ -323,9 +331,7 @@ def _apply_answer(*, order: Order, result: PlaceResult) -> None:
     )
     if not fields:
         return
-    order.updated_at = timezone.now()
-    changes = {name: getattr(order, name) for name in [*fields, "updated_at"]}
-    if Order.objects.filter(pk=order.pk, status=held).update(**changes):
+    if _ORDER_ROW.update(order, [*fields, "updated_at"], status=held):
         return
     with transaction.atomic():
         _refresh_for_update(order)

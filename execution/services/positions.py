@@ -13,7 +13,7 @@ from django.utils import timezone
 from ..brokers import BrokerFill
 from ..ledger import LedgerState, apply_fill, unrealised_pnl
 from ..models import Fill, Order, OrderStatus, Position
-from ..sql import datetime_to_db, decimal_from_db, for_update
+from ..sql import datetime_to_db, decimal_from_db, for_update, inserted_id, returning_id
 from .orders_state import order_transition
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
         created_at=now,
     )
     cursor.execute(
-        _FILL_INSERT_SQL + (" RETURNING id" if connection.features.can_return_columns_from_insert else ""),
+        _FILL_INSERT_SQL + returning_id(),
         [
             order.id,
             order.account_id,
@@ -137,7 +137,7 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
             datetime_to_db(now),
         ],
     )
-    recorded.id = _inserted_id(cursor)
+    recorded.id = inserted_id(cursor)
     if recorded.id is None:
         return None  # the (account, trade id) constraint: this trade is already in the ledger
     # The fill's price is the freshest last price known until the next mark refreshes it.
@@ -184,14 +184,3 @@ def mark_open_positions() -> int:
     if not instruments:
         return 0
     return mark_to_market(prices=market_data_source().ltp(instruments))
-
-
-def _inserted_id(cursor) -> int | None:
-    """The new row's id, or None if the insert did nothing (ON CONFLICT).
-
-    RETURNING where the database has it (PostgreSQL; SQLite from 3.35), else SQLite's last row id.
-    """
-    if connection.features.can_return_columns_from_insert:
-        row = cursor.fetchone()
-        return row[0] if row else None
-    return cursor.lastrowid if cursor.rowcount else None

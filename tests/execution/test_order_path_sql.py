@@ -76,3 +76,31 @@ def test_the_account_lock_needs_a_transaction_and_returns_the_account_with_its_s
 
     with transaction.atomic(), pytest.raises(Account.DoesNotExist):
         lock_account(account_id=account.pk + 1000)
+
+
+@pytest.mark.django_db
+def test_a_row_inserted_in_plain_sql_reads_back_as_the_instance_that_was_inserted():
+    from execution.sql import ModelColumns
+    from risk.models import RiskDecisionRecord
+
+    account, instrument = AccountFactory(), InstrumentFactory()
+    record = RiskDecisionRecord(
+        account=account,
+        strategy=StrategyFactory(),
+        instrument=instrument,
+        side="BUY",
+        quantity=40,
+        reference_price=Decimal("101.2500"),
+        approved=False,
+        summary="Daily loss limit reached",
+        checks=[{"name": "daily_loss", "passed": False, "reason": "Loss 5,100.00 over the limit 5,000.00"}],
+        sizing={"quantity": "40"},
+    )
+
+    ModelColumns(RiskDecisionRecord).insert(record)
+
+    assert record.pk is not None and not record._state.adding
+    assert record.created_at is not None  # auto_now_add, as save() would have set it
+    stored = RiskDecisionRecord.objects.get(pk=record.pk)
+    assert _field_values(stored) == _field_values(record)
+    assert stored.checks[0]["reason"] == "Loss 5,100.00 over the limit 5,000.00"
