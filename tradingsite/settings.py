@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -87,7 +88,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # Connections live as long as their process ("none"), checked before each request or task by
+    # CONN_HEALTH_CHECKS. With a limit of a minute or so every worker thread reconnected at the
+    # next bar (1m strategies): a new connection per order task, its prepared statements lost.
+    conn_max_age = env.str("CONN_MAX_AGE", default="none").strip().lower()
+    if conn_max_age != "none" and not conn_max_age.isdigit():
+        raise ImproperlyConfigured(f"CONN_MAX_AGE must be a number of seconds or 'none', not {conn_max_age!r}.")
+    DATABASES["default"].setdefault("CONN_MAX_AGE", None if conn_max_age == "none" else int(conn_max_age))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     # Parameters bound by the server, and a statement run a few times on one connection prepared
     # there: PostgreSQL then parses and plans each statement of the order path once per connection
