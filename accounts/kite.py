@@ -55,15 +55,37 @@ def _http_session() -> requests.Session:
     if session is None or _local.pid != os.getpid() or _local.root != root:
         session = _KiteHttpSession(root)
         _local.session, _local.pid, _local.root = session, os.getpid(), root
+        _local.clients = {}  # clients of another process or root are not reused either
     return session
 
 
 def kite_client(account: Account, *, with_session: bool = True) -> KiteConnect:
+    """The account's client; ``with_session=False`` (the login) gives one with no access token.
+
+    With its session, the client is this thread's for the account, reused while the stored
+    (encrypted) token and the timeout stay the same: building one costs a decryption and a
+    ``requests.Session`` that is thrown away, and every order task needs one. A new login stores
+    a new token, so the next call builds a new client. The login's client is always new, because
+    ``generate_session`` sets its token.
+    """
+    session = _http_session()
+    if not with_session or account.pk is None:
+        return _new_client(account, access_token=account.get_access_token() if with_session else None, session=session)
+    version = (account.api_key, account.access_token_encrypted, settings.KITE_TIMEOUT_SECONDS)
+    cached = _local.clients.get(account.pk)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    client = _new_client(account, access_token=account.get_access_token(), session=session)
+    _local.clients[account.pk] = (version, client)
+    return client
+
+
+def _new_client(account: Account, *, access_token: str | None, session: requests.Session) -> KiteConnect:
     client = KiteConnect(
         api_key=account.api_key,
-        access_token=account.get_access_token() if with_session else None,
+        access_token=access_token,
         root=settings.KITE_API_ROOT,
         timeout=settings.KITE_TIMEOUT_SECONDS,
     )
-    client.reqsession = _http_session()
+    client.reqsession = session
     return client

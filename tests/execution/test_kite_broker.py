@@ -335,3 +335,20 @@ def test_a_ca_bundle_from_the_environment_verifies_kites_certificate(kite_settin
     session = kite_client(make_kite_account(1)).reqsession
     settings = session.merge_environment_settings("https://api.kite.trade/orders", {}, None, True, None)
     assert settings["verify"] == "/etc/ssl/certs/corporate-ca.pem"
+
+
+def test_the_next_days_login_is_used_at_once_by_a_worker_that_placed_with_the_old_token(
+    kite_settings, make_kite_account, kite_emulator
+):
+    """A worker keeps each account's client between orders; a new login must replace it."""
+    from accounts.models import Account
+
+    account = make_kite_account(1)
+    broker_for(Account.objects.get(pk=account.pk)).place_order(request(tag="S00000001A000001E"))
+
+    kite_emulator.expire_token(account.api_key)  # the old session ends at 06:00
+    account.set_access_token(kite_emulator.login(account.api_key), expires_at=account.access_token_expires_at)
+    account.save()
+
+    placed = broker_for(Account.objects.get(pk=account.pk)).place_order(request(tag="S00000002A000001E"))
+    assert kite_emulator.order(placed.order_id)["tag"] == "S00000002A000001E"
