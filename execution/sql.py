@@ -54,7 +54,7 @@ def inserted_id(cursor) -> int | None:
 
 
 _INSERT_SQL = "INSERT INTO {table} ({columns}) VALUES ({values})"
-_UPDATE_SQL = "UPDATE {table} SET {assignments} WHERE id = %s{conditions}"
+_UPDATE_SQL = "UPDATE {table} SET {assignments} WHERE {pk} = %s{conditions}"
 
 
 class ModelColumns:
@@ -119,6 +119,7 @@ class ModelColumns:
         conditions = [meta.get_field(name) for name in where]
         sql = _UPDATE_SQL.format(
             table=quote(meta.db_table),
+            pk=quote(meta.pk.column),
             assignments=", ".join(f"{quote(field.column)} = %s" for field in changed),
             conditions="".join(f" AND {quote(field.column)} = %s" for field in conditions),
         )

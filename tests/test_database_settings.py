@@ -1,30 +1,17 @@
 """How long PostgreSQL connections live, from the environment."""
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.django_process import run_django
 
 
 def conn_max_age(**env) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in ("CONN_MAX_AGE", "DJANGO_SETTINGS_MODULE")}
-    environment.update(
-        DJANGO_SETTINGS_MODULE="tradingsite.settings", DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused", **env
-    )
-    return subprocess.run(  # noqa: S603 (fixed argv: this interpreter)
-        [
-            sys.executable,
-            "-c",
-            "import django; django.setup(); from django.conf import settings; "
-            "print(settings.DATABASES['default']['CONN_MAX_AGE'])",
-        ],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run_django(
+        "from django.conf import settings; print(settings.DATABASES['default']['CONN_MAX_AGE'])",
+        drop=("CONN_MAX_AGE",),
+        DJANGO_SETTINGS_MODULE="tradingsite.settings",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused",
+        **env,
     )
 
 

@@ -61,7 +61,7 @@ WHERE sg.id = %s
 
 
 @cache
-def _signal_sql() -> str:
+def _signal_sql(vendor: str) -> str:  # vendor: the cache key (quoting is the backend's)
     columns = ", ".join(c.select() for c in (_SIGNAL_COLUMNS, _STRATEGY_COLUMNS, _INSTRUMENT_COLUMNS))
     return _SIGNAL_SQL.format(columns=columns)
 
@@ -72,7 +72,7 @@ def signal_for_execution(*, signal_id: int) -> Signal:
     Raises ``Signal.DoesNotExist`` as ``Signal.objects.get`` would.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_signal_sql(), [signal_id])
+        cursor.execute(_signal_sql(connection.vendor), [signal_id])
         row = cursor.fetchone()
     if row is None:
         raise Signal.DoesNotExist(f"Signal {signal_id} does not exist.")

@@ -21,7 +21,7 @@ _LOCK_ACCOUNT_SQL = """SELECT {columns} FROM accounts_account a WHERE a.id = %s"
 
 
 @cache
-def _lock_account_sql() -> str:
+def _lock_account_sql(vendor: str) -> str:  # vendor: the cache key (FOR UPDATE only where rows lock)
     return _LOCK_ACCOUNT_SQL.format(columns=_ACCOUNT_COLUMNS.select()) + for_update()
 
 
@@ -35,7 +35,7 @@ def lock_account(*, account_id: int) -> Account:
         raise TransactionManagementError("lock_account() must run inside a transaction.")
     # Plain SQL: this runs first in every order decision (see execution/sql.py).
     with connection.cursor() as cursor:
-        cursor.execute(_lock_account_sql(), [account_id])
+        cursor.execute(_lock_account_sql(connection.vendor), [account_id])
         row = cursor.fetchone()
     if row is None:
         raise Account.DoesNotExist(f"Account {account_id} does not exist.")

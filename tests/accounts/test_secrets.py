@@ -2,8 +2,6 @@
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -13,11 +11,11 @@ from django.urls import reverse
 
 from accounts import crypto
 from accounts.models import Account
+from tests.django_process import run_django
 
 from .conftest import kite_account
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 SECRET, TOKEN = "app-secret-Zq81", "access-token-77xy"
 
 
@@ -93,15 +91,12 @@ def test_rotation_names_the_secrets_no_key_can_read_and_still_rotates_the_others
 
 
 def run_production_settings(**env) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in ("FIELD_ENCRYPTION_KEYS", "DJANGO_SETTINGS_MODULE")}
-    environment.update(DJANGO_SETTINGS_MODULE="tradingsite.settings_production", SECRET_KEY="s" * 50, **env)
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); print('started')"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run_django(
+        "print('started')",
+        drop=("FIELD_ENCRYPTION_KEYS",),
+        DJANGO_SETTINGS_MODULE="tradingsite.settings_production",
+        SECRET_KEY="s" * 50,
+        **env,
     )
 
 

@@ -26,15 +26,21 @@ def at(hour: int, minute: int, day: date = FRIDAY) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=IST)
 
 
-@pytest.fixture
-def book(engine_running):
-    """One account holding an intraday (MIS) position and a delivery (CNC) one."""
+def intraday_and_delivery():
+    """One account mapped to an intraday (MIS) strategy on INFY and a delivery (CNC) one on TCS."""
     infy, tcs = InstrumentFactory(tradingsymbol="INFY"), InstrumentFactory(tradingsymbol="TCS")
     intraday = StrategyFactory(name="Intraday", instruments=[infy], product=Product.MIS)
     delivery = StrategyFactory(name="Delivery", instruments=[tcs], product=Product.CNC)
     account = AccountFactory()
     MappingFactory(account=account, strategy=intraday, allocation_pct=Decimal("40"))
     MappingFactory(account=account, strategy=delivery, allocation_pct=Decimal("40"))
+    return account, intraday, delivery, infy, tcs
+
+
+@pytest.fixture
+def book(engine_running):
+    """One account holding an intraday (MIS) position and a delivery (CNC) one."""
+    account, intraday, delivery, infy, tcs = intraday_and_delivery()
     trade(account, intraday, infy, -1)
     trade(account, delivery, tcs, 1)
     return account, intraday, delivery
@@ -63,12 +69,7 @@ def test_mis_positions_are_closed_at_the_square_off_time_and_delivery_ones_kept(
 
 @pytest.mark.parametrize(("clock", "entered"), [((15, 10), True), ((15, 15), False), ((15, 25), False)])
 def test_no_new_intraday_entry_from_the_square_off_time_on(engine_running, exchange_calendar, clock, entered):
-    infy, tcs = InstrumentFactory(tradingsymbol="INFY"), InstrumentFactory(tradingsymbol="TCS")
-    intraday = StrategyFactory(name="Intraday", instruments=[infy], product=Product.MIS)
-    delivery = StrategyFactory(name="Delivery", instruments=[tcs], product=Product.CNC)
-    account = AccountFactory()
-    MappingFactory(account=account, strategy=intraday, allocation_pct=Decimal("40"))
-    MappingFactory(account=account, strategy=delivery, allocation_pct=Decimal("40"))
+    account, intraday, delivery, infy, tcs = intraday_and_delivery()
 
     with time_machine.travel(at(*clock), tick=False):
         [mis_entry] = trade(account, intraday, infy, 1)
