@@ -25,35 +25,43 @@ def run_timeframe(timeframe: str, at: str | None = None) -> dict:
 
 @shared_task(ignore_result=True)
 def fan_out_signal(signal_id: int) -> int:
-    """One execution task per mapped account, in parallel on the ``orders`` queue.
+    """The signal's accounts in order messages of ORDER_FANOUT_BATCH on the ``orders`` queue; each
+    message's accounts run side by side on its worker's order threads (execution/order_threads.py).
 
     Each message expires with the signal (SIGNAL_ORDER_TTL_SECONDS): one redelivered after a
     worker died holding it comes back only after Redis's visibility timeout, and must not trade then.
     """
+    from django.conf import settings
+
     fan_out = services.fan_out_targets(signal_id=signal_id)
-    for account_id in fan_out.account_ids:
-        execute_signal_for_account.apply_async((signal_id, account_id), expires=fan_out.expires_at)
+    for account_ids in fan_out.batches(settings.ORDER_FANOUT_BATCH):
+        execute_signal_for_accounts.apply_async((signal_id, account_ids), expires=fan_out.expires_at)
     return len(fan_out.account_ids)
 
 
 @task_revoked.connect
 def _order_message_expired(sender=None, request=None, expired=False, **kwargs):
-    """An order message that expired unsent (see ``fan_out_signal``) leaves a risk event."""
-    if expired and request is not None and getattr(sender, "name", None) == execute_signal_for_account.name:
+    """An order message that expired unsent (see ``fan_out_signal``) leaves a risk event per account."""
+    if expired and request is not None and getattr(sender, "name", None) == execute_signal_for_accounts.name:
         from django.db import close_old_connections
 
         # This runs in the worker's consumer, outside any task: Django's per-task connection rules
         # (tradingsite/celery.py) do not apply, so they are applied here.
         close_old_connections()
-        signal_id, account_id = request.args
-        services.order_message_expired(signal_id=signal_id, account_id=account_id)
+        signal_id, account_ids = request.args
+        for account_id in account_ids:
+            services.order_message_expired(signal_id=signal_id, account_id=account_id)
 
 
 # acks_late plus the unique (signal, account, leg) order and the placement claim: a redelivered
 # message finds its orders and never sends a second one.
 @shared_task(ignore_result=True, acks_late=True)
-def execute_signal_for_account(signal_id: int, account_id: int) -> list[int]:
-    return [o.id for o in services.execute_signal_for_account(signal_id=signal_id, account_id=account_id)]
+def execute_signal_for_accounts(signal_id: int, account_ids: list[int]) -> dict[int, list[int] | str]:
+    outcomes = services.execute_signal_for_accounts(signal_id=signal_id, account_ids=account_ids)
+    return {
+        account_id: repr(outcome) if isinstance(outcome, Exception) else [o.id for o in outcome]
+        for account_id, outcome in outcomes.items()
+    }
 
 
 @shared_task(ignore_result=True)

@@ -13,6 +13,15 @@ def engine_running(db):
     services.engine_start(reason="test")
 
 
+@pytest.fixture(autouse=True)
+def _stop_order_threads():
+    """Order threads keep database connections; stopped after each test, they close them."""
+    yield
+    from execution import order_threads
+
+    order_threads.shutdown()
+
+
 @pytest.fixture(scope="session")
 def kite_emulator_session():
     """One local Kite emulator for the whole run; the Celery worker subprocess is pointed at it."""

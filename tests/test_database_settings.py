@@ -1,4 +1,4 @@
-"""How long PostgreSQL connections live, from the environment."""
+"""Settings read from the environment: how long PostgreSQL connections live, the order fan-out."""
 
 import subprocess
 
@@ -25,3 +25,10 @@ def test_a_connection_age_that_is_not_a_number_is_refused_by_name():
     refused = conn_max_age(CONN_MAX_AGE="ten minutes")
     assert refused.returncode != 0
     assert "CONN_MAX_AGE must be a number of seconds or 'none'" in refused.stderr
+
+
+def test_an_order_batch_or_thread_count_below_one_is_refused_by_name():
+    for name in ("ORDER_FANOUT_BATCH", "ORDER_THREADS"):
+        refused = run_django("", drop=(name,), DJANGO_SETTINGS_MODULE="tradingsite.settings", **{name: "0"})
+        assert refused.returncode != 0
+        assert "ORDER_FANOUT_BATCH and ORDER_THREADS must be at least 1" in refused.stderr

@@ -21,6 +21,7 @@ ORDER_PATH_TESTS = [
     "tests/execution/test_squareoff_intraday.py",
     "tests/execution/test_emergency.py",
     "tests/execution/test_order_path_sql.py",
+    "tests/execution/test_order_threads.py",
     "tests/risk",
 ]
 

@@ -168,7 +168,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = False  # an order task must never silently r
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "execution.tasks.execute_signal_for_account": {"queue": "orders"},
+    "execution.tasks.execute_signal_for_accounts": {"queue": "orders"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -190,6 +190,13 @@ PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))
 # redelivered late (a worker died holding it; Redis gives it back after the visibility timeout)
 # never trades on a stale signal.
 SIGNAL_ORDER_TTL_SECONDS = env.int("SIGNAL_ORDER_TTL_SECONDS", default=60)
+# A signal's accounts travel in order messages of this many; a worker runs one message's accounts
+# side by side on up to ORDER_THREADS threads of its own (execution/order_threads.py). Smaller
+# batches spread a signal over more workers; larger ones pay Celery's per-message cost less often.
+ORDER_FANOUT_BATCH = env.int("ORDER_FANOUT_BATCH", default=10)
+ORDER_THREADS = env.int("ORDER_THREADS", default=25)
+if ORDER_FANOUT_BATCH < 1 or ORDER_THREADS < 1:
+    raise ImproperlyConfigured("ORDER_FANOUT_BATCH and ORDER_THREADS must be at least 1.")
 # Intraday (MIS) positions are squared off by the system from this time (HH:MM, India time) on
 # trading days, before the broker's own square-off. The around-the-clock simulated market has no
 # end of day, so there it runs only if MIS_SQUARE_OFF_AROUND_THE_CLOCK is on.

@@ -70,7 +70,11 @@ def run_timeframe(*, timeframe: str, now: datetime | None = None, force: bool = 
 @dataclass(frozen=True)
 class FanOut:
     account_ids: list[int]
-    expires_at: datetime  # past this, an account's order message is dropped unsent
+    expires_at: datetime  # past this, an order message is dropped unsent
+
+    def batches(self, size: int) -> list[list[int]]:
+        """The accounts in order messages of at most ``size`` (ORDER_FANOUT_BATCH) each."""
+        return [self.account_ids[start : start + size] for start in range(0, len(self.account_ids), size)]
 
 
 def fan_out_targets(*, signal_id: int) -> FanOut:

@@ -75,6 +75,18 @@ def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order
     return [_place_signal_order(order=o) if o.status == OrderStatus.PENDING else o for o in orders]
 
 
+def execute_signal_for_accounts(*, signal_id: int, account_ids: list[int]) -> dict[int, list[Order] | Exception]:
+    """One order message's accounts, side by side on the worker's order threads; each account's
+    orders, or the error that stopped that account alone."""
+    from ..order_threads import run_per_account
+
+    return run_per_account(
+        lambda account_id: execute_signal_for_account(signal_id=signal_id, account_id=account_id),
+        account_ids,
+        what=f"Signal {signal_id}'s orders",
+    )
+
+
 def _place_signal_order(*, order: Order) -> Order:
     # The first approved order is written claimed (``placed_at`` set), so it goes out with no claim
     # UPDATE. The entry behind a reversal's exit is claimed only now: if the exit lost the Kite

@@ -20,17 +20,27 @@ class Command(BaseCommand):
         parser.add_argument("--repeats", type=int, default=20, help="signals to time, after a first one")
         parser.add_argument("--latency-ms", type=float, default=50, help="emulator latency per call")
         parser.add_argument("--pool", default="threads", choices=["prefork", "threads", "solo"])
-        parser.add_argument("--concurrency", type=int, default=25, help="threads (or processes) per worker")
+        parser.add_argument(
+            "--concurrency", type=int, default=4, help="order messages a worker runs at once (its Celery pool)"
+        )
         parser.add_argument("--workers", type=int, default=2, help="worker processes (one per core)")
+        parser.add_argument("--batch", type=int, default=settings.ORDER_FANOUT_BATCH, help="accounts per order message")
+        parser.add_argument(
+            "--order-threads",
+            type=int,
+            default=settings.ORDER_THREADS,
+            help="threads per worker process running a message's accounts side by side",
+        )
 
-    def handle(self, *args, accounts, repeats, latency_ms, pool, concurrency, workers, **options):
+    def handle(self, *args, accounts, repeats, latency_ms, pool, concurrency, workers, batch, order_threads, **options):
         from tradingsite.worker_process import throwaway_workers
 
         if connection.vendor != "postgresql" or not settings.REDIS_URL:
             raise CommandError("The benchmark needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).")
-        if min(accounts, concurrency, workers) < 1 or repeats < 2 or latency_ms < 0:
+        if min(accounts, concurrency, workers, batch, order_threads) < 1 or repeats < 2 or latency_ms < 0:
             raise CommandError(
-                "--accounts, --concurrency and --workers must be at least 1, --repeats at least 2, --latency-ms >= 0"
+                "--accounts, --concurrency, --workers, --batch and --order-threads must be at least 1, "
+                "--repeats at least 2, --latency-ms >= 0"
             )
         emulator = kite_benchmark.start_emulator(latency=latency_ms / 1000)
         settings.KITE_API_ROOT = emulator.root  # this process reconciles between signals
@@ -44,6 +54,8 @@ class Command(BaseCommand):
                     "KITE_API_ROOT": emulator.root,
                     "MARKET_DATA_SOURCE": "simulated",
                     "SIMULATED_MARKET_24X7": "true",
+                    "ORDER_FANOUT_BATCH": str(batch),
+                    "ORDER_THREADS": str(order_threads),
                 },
             ):
                 report = kite_benchmark.run(emulator=emulator, accounts=accounts, repeats=repeats)
@@ -53,7 +65,8 @@ class Command(BaseCommand):
         fanout = report.fanout
         self.stdout.write(
             f"Kite fan-out: one signal to {accounts} Kite accounts on the emulator ({latency_ms:g} ms per call); "
-            f"{workers} worker(s): {pool} x{concurrency}; {os.cpu_count()} CPUs; PostgreSQL + Redis; "
+            f"{workers} worker(s): {pool} x{concurrency}, {order_threads} order threads each; messages of {batch} "
+            f"accounts; {os.cpu_count()} CPUs; PostgreSQL + Redis; "
             f"{repeats} signals after a first one."
         )
         self.stdout.write(f"  one place_order call      p50 {report.call_p50 * 1000:7.1f} ms")

@@ -1,0 +1,58 @@
+"""One order message, several accounts: each runs on its own order thread, independent of the others."""
+
+import pytest
+
+from accounts.models import Account
+from execution.models import Order, OrderStatus
+from execution.services import execute_signal_for_accounts
+from execution.services.engine import FanOut
+from execution.services.reconcile import reconcile_account
+from tests.execution.conftest import assert_signal_invariants, new_signal
+
+# Committed rows: the order threads read the database on connections of their own.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_slow_kite_account_delays_none_of_the_others_in_its_message(kite_book, kite_emulator, kite_settings, infy):
+    kite_settings.KITE_TIMEOUT_SECONDS = 5
+    strategy, [slow, *others] = kite_book(3)
+    kite_emulator.inject_fault(slow.api_key, "latency", route="place_order", seconds=0.6)
+    signal = new_signal(strategy, infy)
+
+    outcomes = execute_signal_for_accounts(signal_id=signal.id, account_ids=[slow.id, *(a.id for a in others)])
+
+    orders = {o.account_id: o for o in Order.objects.filter(signal=signal)}
+    assert {o.status for o in orders.values()} == {OrderStatus.SUBMITTED}
+    assert {a: [o.id for o in placed] for a, placed in outcomes.items()} == {a: [o.id] for a, o in orders.items()}
+    # Run in turn, the slow account first, the others would have waited for it.
+    for account in others:
+        assert (orders[slow.id].updated_at - orders[account.id].updated_at).total_seconds() > 0.3
+    _settle_and_check(kite_emulator, signal)
+
+
+def test_an_account_that_fails_leaves_the_others_in_its_message_trading(kite_book, kite_emulator, infy):
+    strategy, [deleted, *others] = kite_book(3)
+    signal = new_signal(strategy, infy)
+    deleted_id = deleted.id
+    deleted.delete()  # after the fan-out sent its message
+
+    outcomes = execute_signal_for_accounts(signal_id=signal.id, account_ids=[deleted_id, *(a.id for a in others)])
+
+    assert isinstance(outcomes[deleted_id], Account.DoesNotExist)
+    orders = Order.objects.filter(signal=signal)
+    assert {o.account_id for o in orders} == {a.id for a in others}
+    assert {o.status for o in orders} == {OrderStatus.SUBMITTED}
+    _settle_and_check(kite_emulator, signal)
+
+
+def test_a_signal_fans_out_in_messages_of_order_fanout_batch_accounts():
+    fan_out = FanOut(account_ids=[4, 8, 15, 16, 23], expires_at=None)
+
+    assert fan_out.batches(2) == [[4, 8], [15, 16], [23]]
+    assert fan_out.batches(10) == [[4, 8, 15, 16, 23]]
+
+
+def _settle_and_check(kite_emulator, signal):
+    for account_id in Order.objects.filter(signal=signal).values_list("account_id", flat=True):
+        reconcile_account(account_id=account_id)
+    assert_signal_invariants(kite_emulator, signal)
