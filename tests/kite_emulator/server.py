@@ -27,6 +27,9 @@ TOO_MANY = {"status": "error", "error_type": "NetworkException", "message": "Too
 class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Kite takes many connections at once. socketserver's default backlog of 5 dropped the
+    # connection attempts of a cold fan-out to 50 accounts, each retried by the kernel a second later.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: KiteEmulator):
         self.emulator = emulator
