@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
@@ -53,15 +53,20 @@ def shutdown() -> None:
         pool, _pool = _pool, None
         if pool is None or _pool_pid != os.getpid():
             return
-        barrier = threading.Barrier(_pool_size)
+        size = _pool_size
+    barrier = threading.Barrier(size)
 
     def close_this_threads_connections() -> None:
-        barrier.wait(timeout=30)
-        connections.close_all()
+        try:
+            barrier.wait(timeout=30)
+        finally:
+            connections.close_all()
 
-    for _ in range(_pool_size):
-        pool.submit(close_this_threads_connections)
+    closing = [pool.submit(close_this_threads_connections) for _ in range(size)]
     pool.shutdown(wait=True)
+    for job in closing:
+        if job.exception() is not None:
+            logger.warning("an order thread's connections may not have closed in order: %r", job.exception())
 
 
 def _close_unusable_connections() -> None:
@@ -72,7 +77,11 @@ def _close_unusable_connections() -> None:
         conn.close_if_unusable_or_obsolete()
 
 
+_on_order_thread = threading.local()
+
+
 def _run_on_order_thread(work: Callable[[int], Result], account_id: int) -> Result:
+    _on_order_thread.active = True
     _close_unusable_connections()
     try:
         return work(account_id)
@@ -87,9 +96,11 @@ def run_per_account(
 
     ``what`` names the work in the log line of an account that failed.
     """
-    if len(account_ids) <= 1 or connection.in_atomic_block:
+    account_ids = list(dict.fromkeys(account_ids))  # each account once, even in a hand-made message
+    if len(account_ids) <= 1 or connection.in_atomic_block or getattr(_on_order_thread, "active", False):
         # One account needs no thread. Inside a transaction (a task run eagerly in a test or a
-        # request), other threads could not see its uncommitted rows: the accounts run here in turn.
+        # request), other threads could not see its uncommitted rows; on an order thread, waiting
+        # for others of the same pool could deadlock it: the accounts run here in turn.
         return {account_id: _isolated(work, account_id, what=what) for account_id in account_ids}
     pool = _order_pool()
     futures = {account_id: pool.submit(_run_on_order_thread, work, account_id) for account_id in account_ids}
@@ -105,7 +116,10 @@ def run_per_account(
 
 def _isolated(work: Callable[[int], Result], account_id: int, *, what: str) -> Result | Exception:
     try:
-        return work(account_id)
+        if not connection.in_atomic_block:
+            return work(account_id)
+        with transaction.atomic():  # a savepoint: one account's database error leaves the caller's transaction usable
+            return work(account_id)
     except Exception as exc:
         logger.exception("%s failed on account %s", what, account_id)
         return exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import shared_task
-from celery.signals import task_revoked
+from celery.signals import task_failure, task_revoked
 
 from . import services
 
@@ -39,18 +39,42 @@ def fan_out_signal(signal_id: int) -> int:
     return len(fan_out.account_ids)
 
 
+_ORDER_MESSAGE_TASKS = ("execution.tasks.execute_signal_for_accounts", "execution.tasks.execute_signal_for_account")
+
+
+def _message_accounts(args) -> tuple[int, list[int]]:
+    signal_id, accounts = args
+    return signal_id, accounts if isinstance(accounts, list) else [accounts]
+
+
 @task_revoked.connect
 def _order_message_expired(sender=None, request=None, expired=False, **kwargs):
     """An order message that expired unsent (see ``fan_out_signal``) leaves a risk event per account."""
-    if expired and request is not None and getattr(sender, "name", None) == execute_signal_for_accounts.name:
+    if expired and request is not None and getattr(sender, "name", None) in _ORDER_MESSAGE_TASKS:
         from django.db import close_old_connections
 
         # This runs in the worker's consumer, outside any task: Django's per-task connection rules
         # (tradingsite/celery.py) do not apply, so they are applied here.
         close_old_connections()
-        signal_id, account_ids = request.args
-        for account_id in account_ids:
-            services.order_message_expired(signal_id=signal_id, account_id=account_id)
+        signal_id, account_ids = _message_accounts(request.args)
+        services.orders_not_decided(signal_id=signal_id, account_ids=account_ids, why=services.order_expiry_reason())
+
+
+@task_failure.connect
+def _order_message_failed(sender=None, exception=None, args=None, **kwargs):
+    """An order message that failed as a whole (its worker process was lost, say) leaves a risk event
+    for each of its accounts that got no order: with acks_late and no redelivery on a lost worker
+    (an order must never be sent twice), nothing else would say so."""
+    if getattr(sender, "name", None) in _ORDER_MESSAGE_TASKS and args:
+        from django.db import close_old_connections
+
+        close_old_connections()  # may run in the prefork parent, outside any task
+        signal_id, account_ids = _message_accounts(args)
+        services.orders_not_decided(
+            signal_id=signal_id,
+            account_ids=account_ids,
+            why=f"the worker running its order message failed ({exception!r}); nothing was sent for it.",
+        )
 
 
 # acks_late plus the unique (signal, account, leg) order and the placement claim: a redelivered
@@ -62,6 +86,14 @@ def execute_signal_for_accounts(signal_id: int, account_ids: list[int]) -> dict[
         account_id: repr(outcome) if isinstance(outcome, Exception) else [o.id for o in outcome]
         for account_id, outcome in outcomes.items()
     }
+
+
+# The one-account message of earlier releases: messages still queued (or handed back by Redis) when
+# workers are upgraded would otherwise be rejected as unknown and dropped without a trace.
+# Nothing publishes it any more; remove it a release after every worker runs the batched fan-out.
+@shared_task(ignore_result=True, acks_late=True)
+def execute_signal_for_account(signal_id: int, account_id: int) -> dict[int, list[int] | str]:
+    return execute_signal_for_accounts(signal_id, [account_id])
 
 
 @shared_task(ignore_result=True)

@@ -169,6 +169,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "execution.tasks.execute_signal_for_accounts": {"queue": "orders"},
+    "execution.tasks.execute_signal_for_account": {"queue": "orders"},  # earlier releases' messages
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -77,14 +78,26 @@ def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order
 
 def execute_signal_for_accounts(*, signal_id: int, account_ids: list[int]) -> dict[int, list[Order] | Exception]:
     """One order message's accounts, side by side on the worker's order threads; each account's
-    orders, or the error that stopped that account alone."""
-    from ..order_threads import run_per_account
+    orders, or the error that stopped that account alone.
 
-    return run_per_account(
-        lambda account_id: execute_signal_for_account(signal_id=signal_id, account_id=account_id),
-        account_ids,
-        what=f"Signal {signal_id}'s orders",
-    )
+    Celery checks the message's expiry once, when it starts; an account that then waits for a free
+    order thread past SIGNAL_ORDER_TTL_SECONDS is not decided, and its risk event says why.
+    """
+    from django.conf import settings
+
+    from ..order_threads import run_per_account
+    from .signals import order_expiry_reason, orders_not_decided
+
+    created_at = Signal.objects.values_list("created_at", flat=True).get(pk=signal_id)
+    deadline = created_at + timedelta(seconds=settings.SIGNAL_ORDER_TTL_SECONDS)
+
+    def decide_and_place(account_id: int) -> list[Order]:
+        if timezone.now() > deadline:
+            orders_not_decided(signal_id=signal_id, account_ids=[account_id], why=order_expiry_reason())
+            return []
+        return execute_signal_for_account(signal_id=signal_id, account_id=account_id)
+
+    return run_per_account(decide_and_place, account_ids, what=f"Signal {signal_id}'s orders")
 
 
 def _place_signal_order(*, order: Order) -> Order:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -90,32 +91,47 @@ def manual_signal_submit(
     return signal
 
 
-def order_message_expired(*, signal_id: int, account_id: int) -> None:
-    """Leave a visible trace of an order that was never decided: its message expired unsent.
+def orders_not_decided(*, signal_id: int, account_ids: Sequence[int], why: str) -> None:
+    """Leave a visible trace for each account that got no order for the signal, saying ``why``.
 
-    Celery drops a per-account order message that reaches a worker after
-    ``SIGNAL_ORDER_TTL_SECONDS`` (a backlog, or a redelivery after a worker died holding it), so
-    the account has no order for the signal; the risk events say why.
+    An order message can end without deciding its accounts' orders: it reached a worker after
+    ``SIGNAL_ORDER_TTL_SECONDS`` (a backlog, or a redelivery after a worker died holding it), an
+    account waited that long for an order thread, or the worker running it was lost. The risk
+    events say so. An account that did get its orders (an earlier delivery) is left alone, and one
+    that cannot be recorded (deleted meanwhile) does not stop the others.
     """
-    from django.conf import settings
-
     from accounts.models import Account
     from risk.models import RiskEventKind
     from risk.services import risk_event_record
 
     from ..models import Order
 
-    if Order.objects.filter(signal_id=signal_id, account_id=account_id).exists():
-        return  # an earlier delivery made its orders (a redelivered message, e.g. after a crash)
     signal = Signal.objects.select_related("strategy", "instrument").get(pk=signal_id)
-    account = Account.objects.get(pk=account_id)
-    risk_event_record(
-        kind=RiskEventKind.ORDER_EXPIRED,
-        account=account,
-        strategy=signal.strategy,
-        message=(
-            f"No order on {account} for {signal}: its order message reached a worker more than "
-            f"{settings.SIGNAL_ORDER_TTL_SECONDS} s after the signal and expired unsent."
-        ),
+    decided = set(
+        Order.objects.filter(signal_id=signal_id, account_id__in=account_ids).values_list("account_id", flat=True)
     )
-    logger.warning("signal %s: order message for account %s expired unsent", signal_id, account_id)
+    for account_id in account_ids:
+        if account_id in decided:
+            continue
+        try:
+            account = Account.objects.get(pk=account_id)
+            risk_event_record(
+                kind=RiskEventKind.ORDER_EXPIRED,
+                account=account,
+                strategy=signal.strategy,
+                message=f"No order on {account} for {signal}: {why}",
+            )
+        except Exception:
+            logger.exception("signal %s: could not record that account %s got no order", signal_id, account_id)
+            continue
+        logger.warning("signal %s: no order for account %s: %s", signal_id, account_id, why)
+
+
+def order_expiry_reason() -> str:
+    """Why an account's order expired unsent, in the risk event's words."""
+    from django.conf import settings
+
+    return (
+        f"its order was not decided within {settings.SIGNAL_ORDER_TTL_SECONDS} s of the signal (the order "
+        "message reached a worker late, or waited for a free order thread) and expired unsent."
+    )

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from execution.models import Fill, Order, OrderStatus, Position
-from execution.tasks import execute_signal_for_accounts, fan_out_signal, run_timeframe
+from execution.tasks import execute_signal_for_account, execute_signal_for_accounts, fan_out_signal, run_timeframe
 from risk.models import RiskEvent, RiskEventKind
 from strategies.models import Signal
 from tests.conftest import wait_for
@@ -104,6 +104,7 @@ def test_the_same_tick_twice_makes_one_signal_and_one_order_per_account(celery_w
     execute_signal_for_accounts.delay(signal.id, [a.id for a in accounts])
     for account in accounts:
         execute_signal_for_accounts.delay(signal.id, [account.id])
+        execute_signal_for_account.delay(signal.id, account.id)  # an earlier release's message
     wait_for(lambda: Order.objects.filter(signal=signal, status=OrderStatus.COMPLETE).count() == 3)
     # Give the redelivered tasks time to run; they must find their orders and add none.
     wait_for(lambda: not _queued_messages(), timeout=30)
