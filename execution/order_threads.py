@@ -36,7 +36,9 @@ def _order_pool() -> ThreadPoolExecutor:
         # A prefork child inherits the parent's pool object but none of its threads: it starts its own.
         if _pool is None or _pool_pid != os.getpid():
             _pool_size = settings.ORDER_THREADS
-            _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="orders")
+            _pool = ThreadPoolExecutor(
+                max_workers=_pool_size, thread_name_prefix="orders", initializer=_mark_order_thread
+            )
             _pool_pid = os.getpid()
         return _pool
 
@@ -80,11 +82,14 @@ def _close_unusable_connections() -> None:
 _on_order_thread = threading.local()
 
 
-def _run_on_order_thread(work: Callable[[int], Result], account_id: int) -> Result:
+def _mark_order_thread() -> None:
     _on_order_thread.active = True
+
+
+def _run_on_order_thread(work: Callable[[int], Result], account_id: int, what: str) -> Result | Exception:
     _close_unusable_connections()
     try:
-        return work(account_id)
+        return _isolated(work, account_id, what=what)
     finally:
         _close_unusable_connections()
 
@@ -103,18 +108,12 @@ def run_per_account(
         # for others of the same pool could deadlock it: the accounts run here in turn.
         return {account_id: _isolated(work, account_id, what=what) for account_id in account_ids}
     pool = _order_pool()
-    futures = {account_id: pool.submit(_run_on_order_thread, work, account_id) for account_id in account_ids}
-    outcomes: dict[int, Result | Exception] = {}
-    for account_id, future in futures.items():
-        try:
-            outcomes[account_id] = future.result()
-        except Exception as exc:
-            logger.exception("%s failed on account %s", what, account_id)
-            outcomes[account_id] = exc
-    return outcomes
+    futures = {account_id: pool.submit(_run_on_order_thread, work, account_id, what) for account_id in account_ids}
+    return {account_id: future.result() for account_id, future in futures.items()}
 
 
 def _isolated(work: Callable[[int], Result], account_id: int, *, what: str) -> Result | Exception:
+    """One account's work, its error returned (and logged) rather than raised into the others'."""
     try:
         if not connection.in_atomic_block:
             return work(account_id)

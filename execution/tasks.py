@@ -42,22 +42,22 @@ def fan_out_signal(signal_id: int) -> int:
 _ORDER_MESSAGE_TASKS = ("execution.tasks.execute_signal_for_accounts", "execution.tasks.execute_signal_for_account")
 
 
-def _message_accounts(args) -> tuple[int, list[int]]:
-    signal_id, accounts = args
-    return signal_id, accounts if isinstance(accounts, list) else [accounts]
+def _flag_accounts_without_orders(args, *, why: str) -> None:
+    from django.db import close_old_connections
+
+    # Celery's signals run outside any task (in the consumer, or the prefork parent): Django's
+    # per-task connection rules (tradingsite/celery.py) do not apply, so they are applied here.
+    close_old_connections()
+    signal_id, accounts = args  # (signal, [accounts]); earlier releases' messages: (signal, account)
+    account_ids = accounts if isinstance(accounts, list) else [accounts]
+    services.orders_not_decided(signal_id=signal_id, account_ids=account_ids, why=why)
 
 
 @task_revoked.connect
 def _order_message_expired(sender=None, request=None, expired=False, **kwargs):
     """An order message that expired unsent (see ``fan_out_signal``) leaves a risk event per account."""
     if expired and request is not None and getattr(sender, "name", None) in _ORDER_MESSAGE_TASKS:
-        from django.db import close_old_connections
-
-        # This runs in the worker's consumer, outside any task: Django's per-task connection rules
-        # (tradingsite/celery.py) do not apply, so they are applied here.
-        close_old_connections()
-        signal_id, account_ids = _message_accounts(request.args)
-        services.orders_not_decided(signal_id=signal_id, account_ids=account_ids, why=services.order_expiry_reason())
+        _flag_accounts_without_orders(request.args, why=services.order_expiry_reason())
 
 
 @task_failure.connect
@@ -66,14 +66,8 @@ def _order_message_failed(sender=None, exception=None, args=None, **kwargs):
     for each of its accounts that got no order: with acks_late and no redelivery on a lost worker
     (an order must never be sent twice), nothing else would say so."""
     if getattr(sender, "name", None) in _ORDER_MESSAGE_TASKS and args:
-        from django.db import close_old_connections
-
-        close_old_connections()  # may run in the prefork parent, outside any task
-        signal_id, account_ids = _message_accounts(args)
-        services.orders_not_decided(
-            signal_id=signal_id,
-            account_ids=account_ids,
-            why=f"the worker running its order message failed ({exception!r}); nothing was sent for it.",
+        _flag_accounts_without_orders(
+            args, why=f"the worker running its order message failed ({exception!r}); nothing was sent for it."
         )
 
 

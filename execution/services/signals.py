@@ -98,7 +98,7 @@ def orders_not_decided(*, signal_id: int, account_ids: Sequence[int], why: str) 
     ``SIGNAL_ORDER_TTL_SECONDS`` (a backlog, or a redelivery after a worker died holding it), an
     account waited that long for an order thread, or the worker running it was lost. The risk
     events say so. An account that did get its orders (an earlier delivery) is left alone, and one
-    that cannot be recorded (deleted meanwhile) does not stop the others.
+    deleted meanwhile is only logged.
     """
     from accounts.models import Account
     from risk.models import RiskEventKind
@@ -110,20 +110,20 @@ def orders_not_decided(*, signal_id: int, account_ids: Sequence[int], why: str) 
     decided = set(
         Order.objects.filter(signal_id=signal_id, account_id__in=account_ids).values_list("account_id", flat=True)
     )
+    accounts = Account.objects.in_bulk([a for a in account_ids if a not in decided])
     for account_id in account_ids:
         if account_id in decided:
             continue
-        try:
-            account = Account.objects.get(pk=account_id)
-            risk_event_record(
-                kind=RiskEventKind.ORDER_EXPIRED,
-                account=account,
-                strategy=signal.strategy,
-                message=f"No order on {account} for {signal}: {why}",
-            )
-        except Exception:
-            logger.exception("signal %s: could not record that account %s got no order", signal_id, account_id)
+        account = accounts.get(account_id)
+        if account is None:
+            logger.warning("signal %s: account %s got no order and no longer exists", signal_id, account_id)
             continue
+        risk_event_record(
+            kind=RiskEventKind.ORDER_EXPIRED,
+            account=account,
+            strategy=signal.strategy,
+            message=f"No order on {account} for {signal}: {why}",
+        )
         logger.warning("signal %s: no order for account %s: %s", signal_id, account_id, why)
 
 

@@ -1,6 +1,7 @@
 """One order message, several accounts: each runs on its own order thread, independent of the others."""
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Account
 from execution.models import Order, OrderStatus
@@ -90,7 +91,7 @@ def test_accounts_without_orders_are_flagged_even_if_one_of_them_is_gone(kite_bo
 
 
 def test_a_signal_fans_out_in_messages_of_order_fanout_batch_accounts():
-    fan_out = FanOut(account_ids=[4, 8, 15, 16, 23], expires_at=None)
+    fan_out = FanOut(account_ids=[4, 8, 15, 16, 23], expires_at=timezone.now())
 
     assert fan_out.batches(2) == [[4, 8], [15, 16], [23]]
     assert fan_out.batches(10) == [[4, 8, 15, 16, 23]]
