@@ -32,11 +32,15 @@ run: migrate
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 # The tests run against the real services: PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379.
+# First the import direction (import-linter, contracts in .importlinter) and ruff: both take seconds.
 test: install
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 benchmark: migrate
 	$(BIN)/python manage.py benchmark_fanout

@@ -40,8 +40,8 @@ def celery_worker(django_db_setup, django_db_blocker, kite_emulator_session):
     from django.conf import settings
     from django.db import connection
 
+    from tradingsite.benchmarks.workers import database_url, start_worker, stop_worker
     from tradingsite.celery import app
-    from tradingsite.worker_process import database_url, start_worker, stop_worker
 
     if not settings.REDIS_URL:
         pytest.skip("the Celery worker tests need REDIS_URL")

@@ -107,7 +107,7 @@ PAGES = [
 
 
 def test_every_page_fits_a_phone_and_a_desktop(live_server, browser, artifacts):
-    from tradingsite.benchmark import BookSize, build_trading_book
+    from tradingsite.benchmarks.dashboard import BookSize, build_trading_book
 
     seed = demo_seed(admin_username="admin")
     build_trading_book(size=BookSize(accounts=6, strategies=3, orders=120))

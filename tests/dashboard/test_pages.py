@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from execution.models import Fill, Order, OrderStatus, Position
 from strategies.models import Signal
-from tradingsite.benchmark import BookSize, build_trading_book
+from tradingsite.benchmarks.dashboard import BookSize, build_trading_book
 
 PAGES = [
     ("dashboard:overview", {}),

@@ -6,7 +6,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 
-from tradingsite.benchmark import BookSize, Timing, build_trading_book, time_requests
+from tradingsite.benchmarks.dashboard import BookSize, Timing, build_trading_book, time_requests
 
 TARGET_P95_MS = 150.0
 

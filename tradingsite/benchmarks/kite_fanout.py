@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from .benchmarks import FanoutResult, _last_order_latency
+from .fanout import FanoutResult, _last_order_latency
 
 INFY_TOKEN = 408065
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from execution import benchmarks
+from tradingsite.benchmarks import fanout as benchmarks
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--worker-log", help="write the worker's log to this file")
 
     def handle(self, *args, accounts, repeats, concurrency, pool, workers, worker_log, **options):
-        from tradingsite.worker_process import throwaway_workers
+        from tradingsite.benchmarks.workers import throwaway_workers
 
         if connection.vendor != "postgresql" or not settings.REDIS_URL:
             raise CommandError("The benchmark needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).")

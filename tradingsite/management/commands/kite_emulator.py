@@ -4,6 +4,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from tradingsite.benchmarks import emulator
+
 
 class Command(BaseCommand):
     help = (
@@ -31,28 +33,24 @@ class Command(BaseCommand):
         parser.add_argument("--no-rate-limits", action="store_true", help="Do not answer 429 over Kite's limits.")
 
     def handle(self, *args, host, port, accounts, redirect_url, postback_url, no_rate_limits, **options):
-        try:
-            from tests.kite_emulator import run_standalone
-        except ImportError as exc:
-            raise CommandError(
-                f"The Kite emulator is not available ({exc}): it lives in tests/kite_emulator/ of the source "
-                f"tree, which is missing under {settings.BASE_DIR}."
-            )
         config = {"accounts": None, "default_redirect_url": redirect_url}
         if accounts:
             config.update(_read_accounts(Path(accounts)))
-        if config["accounts"] is None:
-            from tests.kite_emulator.standalone import DEMO_ACCOUNT
-
-            config["accounts"] = [dict(DEMO_ACCOUNT)]
         try:
-            run_standalone(
+            if config["accounts"] is None:
+                config["accounts"] = [emulator.demo_account()]
+            emulator.run_standalone(
                 host,
                 port,
                 config,
                 postback_url=postback_url,
                 rate_limits_enabled=not no_rate_limits,
                 verbose=options["verbosity"] > 1,
+            )
+        except emulator.EmulatorMissing as exc:
+            raise CommandError(
+                f"The Kite emulator is not available ({exc}): it lives in tests/kite_emulator/ of the source "
+                f"tree, which is missing under {settings.BASE_DIR}."
             )
         except OSError as exc:
             raise CommandError(f"Cannot listen on {host}:{port}: {exc}")

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from execution import kite_benchmark
+from tradingsite.benchmarks import kite_fanout as kite_benchmark
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, accounts, repeats, latency_ms, pool, concurrency, workers, batch, order_threads, **options):
-        from tradingsite.worker_process import throwaway_workers
+        from tradingsite.benchmarks.workers import throwaway_workers
 
         if connection.vendor != "postgresql" or not settings.REDIS_URL:
             raise CommandError("The benchmark needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).")
