@@ -1,5 +1,6 @@
 """Reads of the engine's safety state."""
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,18 @@ HALT_OPERATOR = "operator"
 def engine_state() -> EngineState:
     state, _ = EngineState.objects.get_or_create(pk=EngineState.SINGLETON_ID)
     return state
+
+
+@dataclass(frozen=True)
+class EngineFlags:
+    running: bool
+    kill_switch: bool
+
+
+def engine_flags() -> EngineFlags:
+    """The engine's two switches as every order decision reads them (no row yet: stopped, not tripped)."""
+    row = EngineState.objects.filter(pk=EngineState.SINGLETON_ID).values_list("running", "kill_switch").first()
+    return EngineFlags(*(bool(v) for v in row)) if row else EngineFlags(False, False)
 
 
 def engine_is_running() -> bool:

@@ -22,7 +22,9 @@ from risk.models import EngineState, RiskDecisionRecord
 from risk.selectors import HALT_OPERATOR, halt_kinds
 
 from ..models import Order, OrderStatus, Position
-from .core import IN_FLIGHT_STATUSES, ZERO, market_today_start, pnl_by_account
+from ..orders.book import WORKING_STATUSES as IN_FLIGHT_STATUSES
+from ..orders.book import ZERO, market_today_start
+from .core import pnl_by_account
 
 __all__ = ["AccountRiskUsage", "RejectedDecision", "account_risk_usage"]
 

@@ -4,7 +4,7 @@ from .daily_loss import daily_loss_enforce, mark_to_market_tick
 from .emergency import account_flatten, emergency_stop, kill_switch_reset, strategy_stop
 from .engine import BarRun, fan_out_targets, run_timeframe
 from .mappings import mapping_save, mappings_total_allocation
-from .orders import execute_signal_for_account, execute_signal_for_accounts, place_order, plan_legs
+from .orders import execute_signal_for_account, execute_signal_for_accounts, place_order
 from .orders_state import order_transition
 from .positions import fill_record, mark_open_positions, mark_to_market
 from .signals import manual_signal_submit, order_expiry_reason, orders_not_decided, signal_submit
@@ -33,7 +33,6 @@ __all__ = [
     "orders_not_decided",
     "order_transition",
     "place_order",
-    "plan_legs",
     "run_timeframe",
     "signal_submit",
 ]

@@ -6,17 +6,12 @@ account's row lock; the broker is called only after that commits, outside any tr
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from risk.checks import OrderProposal, RiskContext, RiskDecision, evaluate
-from risk.models import RiskDecisionRecord
-from risk.sizing import size_position
 from strategies.models import Signal
 
 from .. import selectors
@@ -30,36 +25,15 @@ from ..brokers import (
     SessionExpired,
     broker_for,
 )
-from ..models import Order, OrderLeg, OrderStatus
+from ..models import Order, OrderStatus
+from ..orders.decision import signal_decide
 from ..sql import ModelColumns
-from ..tags import signal_order_tag
-from . import locks
 from .orders_state import order_transition, order_transition_unsaved
 from .positions import fill_record
-from .risk_context import build_risk_context, proposal_for
 
 logger = logging.getLogger(__name__)
-# Every order decision writes these two rows, in plain SQL (see execution/sql.py).
+# The placement answer's UPDATE, in plain SQL (see execution/sql.py).
 _ORDER_ROW = ModelColumns(Order)
-_RISK_DECISION_ROW = ModelColumns(RiskDecisionRecord)
-
-
-@dataclass(frozen=True)
-class LegPlan:
-    leg: str
-    side: str
-    quantity: int | None  # None: size the entry from capital and risk
-
-
-def plan_legs(*, target: int, current_quantity: int) -> list[LegPlan]:
-    """What it takes to go from the current position to the target: an exit, an entry, or both."""
-    legs = []
-    held = (current_quantity > 0) - (current_quantity < 0)
-    if held != 0 and held != target:
-        legs.append(LegPlan(OrderLeg.EXIT, "SELL" if held > 0 else "BUY", abs(current_quantity)))
-    if target != 0 and held != target:
-        legs.append(LegPlan(OrderLeg.ENTRY, "BUY" if target > 0 else "SELL", None))
-    return legs
 
 
 def _market_open() -> bool:
@@ -71,9 +45,8 @@ def _market_open() -> bool:
 def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order]:
     """Turn a signal into this account's orders (once) and place them. Safe to run twice."""
     signal = selectors.signal_for_execution(signal_id=signal_id)
-    market_open = _market_open()
-    orders = _create_orders(signal=signal, account_id=account_id, market_open=market_open)
-    return [_place_signal_order(order=o) if o.status == OrderStatus.PENDING else o for o in orders]
+    decided = signal_decide(signal=signal, account_id=account_id, market_open=_market_open())
+    return [_place_signal_order(order=o) if o.status == OrderStatus.PENDING else o for o in decided.orders]
 
 
 def execute_signal_for_accounts(*, signal_id: int, account_ids: list[int]) -> dict[int, list[Order] | Exception]:
@@ -105,149 +78,6 @@ def _place_signal_order(*, order: Order) -> Order:
     # UPDATE. The entry behind a reversal's exit is claimed only now: if the exit lost the Kite
     # session, the entry has been refused meanwhile and is not sent.
     return _send(order=order) if order.placed_at else place_order(order_id=order.id)
-
-
-@transaction.atomic
-def _create_orders(*, signal: Signal, account_id: int, market_open: bool) -> list[Order]:
-    # The account row lock serialises every order decision on one account, so racing signals
-    # cannot together breach a limit; PostgreSQL honours it, SQLite serialises whole writes.
-    account = locks.lock_account(account_id=account_id)
-    book = selectors.account_book(account_id=account.id, signal_id=signal.id)
-    if book.has_signal_orders:
-        return []  # already handled by an earlier delivery of this task: never a second order
-    strategy, instrument = signal.strategy, signal.instrument
-    position = book.position(strategy_id=strategy.id, instrument_id=instrument.id, product=strategy.product)
-    current = position.quantity if position else 0
-    context = build_risk_context(
-        account=account,
-        strategy=strategy,
-        instrument=instrument,
-        market_open=market_open,
-        book=book,
-        inputs=selectors.risk_inputs(account_id=account.id, strategy_id=strategy.id),
-    )
-    orders = []
-    for plan in plan_legs(target=signal.target, current_quantity=current):
-        sizing = None
-        quantity = plan.quantity
-        if plan.leg == OrderLeg.ENTRY:
-            if orders:  # reversing: the exit ahead frees its exposure for the entry
-                exit_value = position.value
-                context = dataclasses.replace(
-                    context,
-                    open_exposure=max(context.open_exposure - exit_value, 0),
-                    has_open_position_in_instrument=False,
-                    open_positions=max(context.open_positions - 1, 0),
-                )
-            sizing = size_position(
-                capital=account.capital,
-                allocation_pct=context.allocation_pct,
-                risk_per_trade_pct=context.risk_per_trade_pct,
-                entry_price=signal.price,
-                stop_price=signal.stop_price if signal.stop_price is not None else signal.price,
-                lot_size=instrument.lot_size,
-                max_quantity=account.max_order_quantity,
-                max_order_value=account.max_order_value,
-            )
-            quantity = sizing.quantity
-        orders.append(
-            _decide_and_record(
-                account=account,
-                signal=signal,
-                plan=plan,
-                quantity=quantity,
-                context=context,
-                sizing=sizing,
-                claim=not orders,
-            )
-        )
-    return orders
-
-
-def _decide_and_record(*, account, signal, plan, quantity, context: RiskContext, sizing, claim: bool) -> Order:
-    instrument = signal.instrument
-    proposal = proposal_for(
-        side=plan.side,
-        quantity=quantity,
-        instrument=instrument,
-        reference_price=signal.price,
-        stop_price=signal.stop_price,
-        is_exit=plan.leg == OrderLeg.EXIT,
-    )
-    decision = evaluate(proposal, context)
-    approved = decision.approved and quantity > 0
-    summary = decision.summary
-    if sizing is not None and quantity == 0:
-        summary = f"Sized to zero: {sizing.reason}"
-    record = risk_decision_record(
-        account=account,
-        strategy=signal.strategy,
-        signal=signal,
-        instrument=instrument,
-        proposal=proposal,
-        decision=decision,
-        approved=approved,
-        summary=summary,
-        sizing=sizing,
-    )
-    order = Order(
-        account=account,
-        strategy=signal.strategy,
-        signal=signal,
-        instrument=instrument,
-        risk_decision=record,
-        leg=plan.leg,
-        side=plan.side,
-        quantity=quantity,
-        product=signal.strategy.product,
-        reference_price=signal.price,
-        stop_price=signal.stop_price,
-        tag=signal_order_tag(signal_id=signal.id, account_id=account.id, leg=plan.leg),
-        status=OrderStatus.PENDING if approved else OrderStatus.BLOCKED,
-        status_message="" if approved else summary,
-        # Claimed at birth by the task that sends it right after commit (see ``place_order``).
-        placed_at=timezone.now() if approved and claim else None,
-        reason=f"{signal.get_source_display()} signal: {signal}",
-    )
-    _ORDER_ROW.insert(order)
-    return order
-
-
-def risk_decision_record(
-    *,
-    account,
-    strategy,
-    signal,
-    instrument,
-    proposal: OrderProposal,
-    decision: RiskDecision,
-    approved: bool,
-    summary: str,
-    sizing=None,
-) -> RiskDecisionRecord:
-    """Record one pre-trade decision, approved or not, with every check's result and reason."""
-    record = RiskDecisionRecord(
-        account=account,
-        strategy=strategy,
-        signal=signal,
-        instrument=instrument,
-        side=proposal.side,
-        quantity=proposal.quantity,
-        reference_price=proposal.reference_price,
-        is_exit=proposal.is_exit,
-        approved=approved,
-        summary=summary,
-        checks=[{"name": r.name, "passed": r.passed, "reason": r.reason} for r in decision.results],
-        sizing=_sizing_json(sizing),
-    )
-    _RISK_DECISION_ROW.insert(record)
-    return record
-
-
-def _sizing_json(sizing) -> dict:
-    if sizing is None:
-        return {}
-    return {k: str(v) for k, v in dataclasses.asdict(sizing).items()}
 
 
 def order_request_for(order: Order) -> OrderRequest:

@@ -20,23 +20,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from risk.checks import KITE_MAX_ORDERS_PER_SECOND, evaluate
+from risk.checks import KITE_MAX_ORDERS_PER_SECOND
 from strategies.calendar import to_market_time
 from strategies.models import Product
 
-from .. import selectors
 from ..brokers import BrokerError, BrokerRejected, BrokerUnavailable, RateLimited, SessionExpired, broker_for
 from ..models import Order, OrderLeg, OrderStatus, OrderType, Position
-from ..tags import position_exit_tag
-from . import locks
+from ..orders.book import account_book
+from ..orders.decision import position_exit_decide
 from .intraday import square_off_cutoff
-from .orders import place_order, risk_decision_record
+from .orders import place_order
 from .orders_state import order_transition
-from .risk_context import build_risk_context, proposal_for
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +44,6 @@ REASON_ACCOUNT_FLATTEN = "F"
 REASON_DAILY_LOSS = "D"
 REASON_INTRADAY = "M"
 
-# A position larger than the account's per-order caps is closed in several orders, up to this many
-# per run (a later run continues); more would take seconds at Kite's 10 orders a second.
-MAX_EXIT_ORDERS_PER_POSITION = 20
 # Cancels are safe to repeat, placements are not: only cancels are retried.
 CANCEL_ATTEMPTS = 3
 CANCEL_BACKOFF_SECONDS = 0.25
@@ -177,25 +171,6 @@ def _cancel_at_broker(*, broker, order: Order) -> str:
 # --- closing --------------------------------------------------------------------------------------
 
 
-def exit_chunks(*, quantity: int, lot_size: int, max_quantity: int, max_value: Decimal, price: Decimal) -> list[int]:
-    """Split an exit of ``quantity`` into orders each within the account's per-order caps.
-
-    A position can outgrow the caps after it was opened (the price rose, the operator lowered a
-    cap); one order would then be refused by the sanity checks and the position would stay open.
-    If not even one lot fits, one order for everything is returned, for the checks to refuse
-    with their reason.
-    """
-    per_order = max_quantity
-    if price > 0:
-        per_order = min(per_order, int(max_value // price))
-    per_order -= per_order % max(lot_size, 1)
-    if per_order <= 0 or quantity <= per_order:
-        return [quantity]
-    full, rest = divmod(quantity, per_order)
-    chunks = [per_order] * full + ([rest] if rest else [])
-    return chunks[:MAX_EXIT_ORDERS_PER_POSITION]
-
-
 def positions_close(
     *, scope: dict, reason_code: str, reason: str, now: datetime | None = None, report: FlattenReport
 ) -> None:
@@ -230,7 +205,7 @@ def _close_one(
     """One position: wait for an order slot, decide and record its exits, then place them."""
     price = price or position.last_price or position.average_price
     _wait_for_order_slot(account_id=position.account_id)
-    created, skipped = _create_exit_orders(
+    decided = position_exit_decide(
         position_id=position.id,
         reason_code=reason_code,
         reason=reason,
@@ -238,85 +213,12 @@ def _close_one(
         market_open=market_open,
         on_date=on_date,
     )
-    if skipped:
-        report.skipped[position.id] = skipped
-    for order in created:
+    if not decided.orders and decided.reason != "already flat":
+        report.skipped[position.id] = decided.reason
+    for order in decided.orders:
         if order.status == OrderStatus.PENDING:
             order = place_order(order_id=order.id)
         report.exit_orders.append(order)
-
-
-@transaction.atomic
-def _create_exit_orders(
-    *, position_id: int, reason_code: str, reason: str, price: Decimal, market_open: bool, on_date
-) -> tuple[list[Order], str]:
-    """Decide and record the exit orders of one position under its account's lock."""
-    position = Position.objects.select_related("strategy", "instrument").get(pk=position_id)
-    account = locks.lock_account(account_id=position.account_id)
-    position.refresh_from_db(fields=["quantity"])  # as of the lock: a fill may have just landed
-    if position.quantity == 0:
-        return [], ""
-    key = {
-        "account_id": position.account_id,
-        "strategy_id": position.strategy_id,
-        "instrument_id": position.instrument_id,
-        "product": position.product,
-    }
-    if Order.objects.filter(**key, leg=OrderLeg.EXIT, status__in=CANCELLABLE).exists():
-        return [], "an exit for this position is already in flight"
-    strategy, instrument = position.strategy, position.instrument
-    context = build_risk_context(account=account, strategy=strategy, instrument=instrument, market_open=market_open)
-    side = "SELL" if position.quantity > 0 else "BUY"
-    chunks = exit_chunks(
-        quantity=abs(position.quantity),
-        lot_size=instrument.lot_size,
-        max_quantity=account.max_order_quantity,
-        max_value=account.max_order_value,
-        price=price,
-    )
-    # Earlier attempts today for the same reason (refused, cancelled or done) keep their tags.
-    tag_prefix = position_exit_tag(position_id=position.id, on_date=on_date, reason_code=reason_code)[:-2]
-    attempt = Order.objects.filter(tag__startswith=tag_prefix).count()
-    orders = []
-    for quantity in chunks:
-        proposal = proposal_for(
-            side=side, quantity=quantity, instrument=instrument, reference_price=price, stop_price=None, is_exit=True
-        )
-        decision = evaluate(proposal, context)
-        record = risk_decision_record(
-            account=account,
-            strategy=strategy,
-            signal=None,
-            instrument=instrument,
-            proposal=proposal,
-            decision=decision,
-            approved=decision.approved,
-            summary=decision.summary,
-        )
-        tag = position_exit_tag(position_id=position.id, on_date=on_date, reason_code=reason_code, attempt=attempt)
-        attempt += 1
-        try:
-            with transaction.atomic():
-                orders.append(
-                    Order.objects.create(
-                        **key,
-                        signal=None,
-                        risk_decision=record,
-                        leg=OrderLeg.EXIT,
-                        side=side,
-                        quantity=quantity,
-                        order_type=OrderType.MARKET,
-                        reference_price=price,
-                        tag=tag,
-                        status=OrderStatus.PENDING if decision.approved else OrderStatus.BLOCKED,
-                        status_message="" if decision.approved else decision.summary,
-                        reason=reason[:200],
-                    )
-                )
-        except IntegrityError:
-            # The tag exists: another run made this very exit. It is that run's to place.
-            return orders, "an exit for this position is already in flight"
-    return orders, ""
 
 
 def _last_prices(instruments) -> dict[int, Decimal]:
@@ -341,8 +243,7 @@ def _wait_for_order_slot(*, account_id: int, timeout: float = 2.0) -> None:
     """Keep a burst of exits under Kite's per-second order limit instead of having them refused."""
     deadline = time_module.monotonic() + timeout
     while time_module.monotonic() < deadline:
-        per_second, _ = selectors.recent_order_counts(account_id=account_id)
-        if per_second < KITE_MAX_ORDERS_PER_SECOND - 1:
+        if account_book(account_id=account_id).orders_last_second < KITE_MAX_ORDERS_PER_SECOND - 1:
             return
         time_module.sleep(0.1)
 

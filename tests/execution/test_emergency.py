@@ -15,7 +15,8 @@ from execution.brokers.paper import PaperBroker
 from execution.models import Order, OrderLeg, OrderStatus, Position
 from execution.services.emergency import account_flatten, emergency_stop, kill_switch_reset, strategy_stop
 from execution.services.schedules import ensure_beat_schedules
-from execution.services.squareoff import REASON_ACCOUNT_FLATTEN, exit_chunks, flatten
+from execution.services.squareoff import REASON_ACCOUNT_FLATTEN, flatten
+from risk.decision import exit_chunks
 from execution.tags import position_exit_tag
 from risk import services as risk_services
 from risk.models import EngineState, RiskEvent, RiskEventKind

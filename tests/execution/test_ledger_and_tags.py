@@ -4,7 +4,6 @@ from decimal import Decimal
 import pytest
 
 from execution.ledger import LedgerState, apply_fill, unrealised_pnl
-from execution.services.orders import LegPlan, plan_legs
 from execution.tags import position_exit_tag, signal_order_tag
 
 FLAT = LedgerState(0, Decimal("0"))
@@ -41,21 +40,6 @@ def test_unrealised_pnl_follows_the_sign_of_the_position():
     assert unrealised_pnl(LedgerState(10, Decimal("100")), Decimal("101.5")) == Decimal("15.00")
     assert unrealised_pnl(LedgerState(-10, Decimal("100")), Decimal("101.5")) == Decimal("-15.00")
 
-
-@pytest.mark.parametrize(
-    ("target", "current", "legs"),
-    [
-        (1, 0, [LegPlan("entry", "BUY", None)]),
-        (1, 25, []),
-        (0, 25, [LegPlan("exit", "SELL", 25)]),
-        (0, 0, []),
-        (-1, 25, [LegPlan("exit", "SELL", 25), LegPlan("entry", "SELL", None)]),
-        (1, -7, [LegPlan("exit", "BUY", 7), LegPlan("entry", "BUY", None)]),
-        (-1, -7, []),
-    ],
-)
-def test_plan_legs_goes_from_the_current_position_to_the_target(target, current, legs):
-    assert plan_legs(target=target, current_quantity=current) == legs
 
 
 def test_tags_are_kite_compatible_and_distinct_per_signal_account_and_leg():

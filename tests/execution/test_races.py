@@ -19,7 +19,7 @@ from django.db import connection
 from accounts.models import Account
 from execution import services
 from execution.models import Order, OrderLeg, OrderStatus, Position
-from execution.services import orders as orders_module
+from execution.orders import decision as orders_module
 from execution.services.emergency import emergency_stop
 from strategies.services import signal_record
 from tests.execution.book import IST, last_price

@@ -1,0 +1,198 @@
+"""The account book: the one read model of what an account holds and has working.
+
+Filled positions per (strategy, instrument, product) and the working orders (any order that may
+still fill, entry or exit, with its remaining quantity). Every figure an order decision, the risk
+page, the daily-loss check, the dashboard and the API show about an account is defined here once:
+
+- ``held(...)``: one position as the decision function sees it (filled, exits and entries working);
+- ``exposure(strategy_id)``: value of the strategy's filled positions at their mark plus the
+  remaining quantity of its working entries at the price they were sized at;
+- ``unrealised_pnl`` (last mark) and, with ``realised_today``, ``daily_pnl``.
+
+Read under the account lock on every decision, in two plain-SQL statements over this app's own
+tables (see execution/sql.py for why plain SQL on this path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from risk.decision import HeldPosition
+
+from ..models import OrderLeg, OrderStatus
+from ..sql import datetime_to_db, decimal_from_db
+
+ZERO = Decimal("0")
+# An order in one of these may still fill: it is working, and counts until it is final.
+WORKING_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.UNKNOWN)
+
+
+def market_today_start(now: datetime | None = None) -> datetime:
+    """Midnight today in market time (IST), as an aware datetime: where 'today' begins for P&L."""
+    tz = ZoneInfo(settings.MARKET_TIME_ZONE)
+    local = (now or timezone.now()).astimezone(tz)
+    return datetime.combine(local.date(), time.min, tzinfo=tz)
+
+
+@dataclass(frozen=True)
+class BookPosition:
+    strategy_id: int | None
+    instrument_id: int
+    product: str
+    quantity: int
+    average_price: Decimal
+    last_price: Decimal | None
+    unrealised_pnl: Decimal
+
+    @property
+    def mark(self) -> Decimal:
+        return self.last_price or self.average_price
+
+    @property
+    def value(self) -> Decimal:
+        return abs(self.quantity) * self.mark
+
+
+@dataclass(frozen=True)
+class WorkingOrder:
+    strategy_id: int | None
+    instrument_id: int
+    product: str
+    leg: str
+    side: str
+    remaining: int  # quantity not yet filled
+    reference_price: Decimal
+
+    @property
+    def signed_remaining(self) -> int:
+        return self.remaining if self.side == "BUY" else -self.remaining
+
+
+@dataclass(frozen=True)
+class AccountBook:
+    positions: tuple[BookPosition, ...]
+    working: tuple[WorkingOrder, ...]
+    realised_today: Decimal = ZERO
+    orders_last_second: int = 0  # orders sent (placed) in the last second and minute: Kite's rate limits
+    orders_last_minute: int = 0
+    has_signal_orders: bool = False  # the account already has orders for the signal asked about
+
+    def position(self, *, strategy_id: int | None, instrument_id: int, product: str) -> BookPosition | None:
+        key = (strategy_id, instrument_id, product)
+        return next((p for p in self.positions if (p.strategy_id, p.instrument_id, p.product) == key), None)
+
+    def held(self, *, strategy_id: int | None, instrument_id: int, product: str) -> HeldPosition:
+        """One position with the working orders on it, as the decision function reads it."""
+        key = (strategy_id, instrument_id, product)
+        position = self.position(strategy_id=strategy_id, instrument_id=instrument_id, product=product)
+        on_key = [o for o in self.working if (o.strategy_id, o.instrument_id, o.product) == key]
+        return HeldPosition(
+            filled=position.quantity if position else 0,
+            exits_working=sum(o.signed_remaining for o in on_key if o.leg == OrderLeg.EXIT),
+            entries_working=sum(o.signed_remaining for o in on_key if o.leg == OrderLeg.ENTRY),
+            mark=position.mark if position else ZERO,
+        )
+
+    @property
+    def unrealised_pnl(self) -> Decimal:
+        return sum((p.unrealised_pnl for p in self.positions), ZERO)
+
+    @property
+    def daily_pnl(self) -> Decimal:
+        """Realised P&L of today's fills plus unrealised P&L of open positions (last mark)."""
+        return self.realised_today + self.unrealised_pnl
+
+    def exposure(self, *, strategy_id: int | None) -> Decimal:
+        """A strategy's filled positions at their mark plus its working entries' remaining quantity
+        at the price they were sized at.
+
+        Counting working entries is what makes the account lock enough: a fill arrives after the
+        lock is released (seconds later on Kite), so positions alone would let racing signals each
+        see the allocation as unused. Working exits free nothing until they fill.
+        """
+        held = sum((p.value for p in self.positions if p.strategy_id == strategy_id), ZERO)
+        coming = sum(
+            (
+                o.remaining * o.reference_price
+                for o in self.working
+                if o.leg == OrderLeg.ENTRY and o.strategy_id == strategy_id
+            ),
+            ZERO,
+        )
+        return held + coming
+
+    @property
+    def total_exposure(self) -> Decimal:
+        strategies = {p.strategy_id for p in self.positions} | {o.strategy_id for o in self.working}
+        return sum((self.exposure(strategy_id=s) for s in strategies), ZERO)
+
+    @property
+    def open_instruments(self) -> set[int]:
+        """Instruments the account holds, or has a working entry in."""
+        entries = {o.instrument_id for o in self.working if o.leg == OrderLeg.ENTRY}
+        return {p.instrument_id for p in self.positions} | entries
+
+    def holds(self, *, instrument_id: int) -> bool:
+        return any(p.instrument_id == instrument_id for p in self.positions)
+
+
+_POSITIONS_SQL = """
+SELECT strategy_id, instrument_id, product, quantity, average_price, last_price, unrealised_pnl
+FROM execution_position WHERE account_id = %s AND quantity <> 0
+"""
+_ORDERS_SQL = """
+SELECT strategy_id, instrument_id, product, leg, side, quantity, filled_quantity, reference_price, status,
+       placed_at >= %s, placed_at >= %s, signal_id = %s
+FROM execution_order
+WHERE account_id = %s AND (status IN ({working}) OR placed_at >= %s OR signal_id = %s)
+""".format(working=", ".join(["%s"] * len(WORKING_STATUSES)))
+_REALISED_TODAY_SQL = "SELECT SUM(realised_pnl) FROM execution_fill WHERE account_id = %s AND filled_at >= %s"
+
+
+def account_book(*, account_id: int, signal_id: int | None = None, now: datetime | None = None) -> AccountBook:
+    """The account's open positions, its working orders, today's realised P&L, the orders sent in
+    the last minute, and whether ``signal_id`` already has orders on it (a redelivered message)."""
+    now = now or timezone.now()
+    minute_ago, second_ago = datetime_to_db(now - timedelta(minutes=1)), datetime_to_db(now - timedelta(seconds=1))
+    with connection.cursor() as cursor:
+        cursor.execute(_POSITIONS_SQL, [account_id])
+        positions = tuple(
+            BookPosition(
+                strategy_id=sid,
+                instrument_id=iid,
+                product=product,
+                quantity=quantity,
+                average_price=decimal_from_db(average, 4),
+                last_price=decimal_from_db(last, 4, default=None),
+                unrealised_pnl=decimal_from_db(unrealised, 2),
+            )
+            for sid, iid, product, quantity, average, last, unrealised in cursor.fetchall()
+        )
+        cursor.execute(
+            _ORDERS_SQL, [minute_ago, second_ago, signal_id, account_id, *WORKING_STATUSES, minute_ago, signal_id]
+        )
+        orders = cursor.fetchall()
+        cursor.execute(_REALISED_TODAY_SQL, [account_id, datetime_to_db(market_today_start(now))])
+        (realised,) = cursor.fetchone()
+    working, last_second, last_minute, has_signal_orders = [], 0, 0, False
+    for sid, iid, product, leg, side, qty, filled, price, status, in_minute, in_second, of_signal in orders:
+        if status in WORKING_STATUSES:
+            working.append(WorkingOrder(sid, iid, product, leg, side, max(qty - filled, 0), decimal_from_db(price, 4)))
+        last_minute += bool(in_minute)
+        last_second += bool(in_second)
+        has_signal_orders = has_signal_orders or bool(of_signal)
+    return AccountBook(
+        positions=positions,
+        working=tuple(working),
+        realised_today=decimal_from_db(realised, 2),
+        orders_last_second=last_second,
+        orders_last_minute=last_minute,
+        has_signal_orders=has_signal_orders,
+    )
