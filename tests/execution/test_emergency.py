@@ -16,9 +16,9 @@ from execution.models import Order, OrderLeg, OrderStatus, Position
 from execution.services.emergency import account_flatten, emergency_stop, kill_switch_reset, strategy_stop
 from execution.services.schedules import ensure_beat_schedules
 from execution.services.squareoff import REASON_ACCOUNT_FLATTEN, flatten
-from risk.decision import exit_chunks
 from execution.tags import position_exit_tag
 from risk import services as risk_services
+from risk.decision import exit_chunks
 from risk.models import EngineState, RiskEvent, RiskEventKind
 from tests.execution.book import IST, today_ist, trade
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory

@@ -1,8 +1,6 @@
 from datetime import date
 from decimal import Decimal
 
-import pytest
-
 from execution.ledger import LedgerState, apply_fill, unrealised_pnl
 from execution.tags import position_exit_tag, signal_order_tag
 
