@@ -52,6 +52,7 @@ class Decided:
     orders: list[Order]
     outcome: str  # NOTHING_TO_DO, ORDERED or REFUSED
     reason: str
+    earlier: bool = False  # decided by an earlier call: its orders are that call's to place, never this one's
 
 
 # --- signals ------------------------------------------------------------------------------------
@@ -64,7 +65,7 @@ def signal_decide(*, signal: Signal, account_id: int, market_open: bool) -> Deci
     book = account_book(account_id=account.id, signal_id=signal.id)
     if book.has_signal_orders:  # an earlier delivery of the same signal decided it: never a second order
         orders = list(Order.objects.filter(signal_id=signal.id, account_id=account.id).order_by("id"))
-        return Decided(orders, _outcome(orders), "already decided")
+        return Decided(orders, _outcome(orders), "already decided", earlier=True)
     strategy, instrument = signal.strategy, signal.instrument
     context = build_risk_context(
         account=account, strategy=strategy, instrument=instrument, market_open=market_open, book=book

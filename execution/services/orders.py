@@ -46,6 +46,8 @@ def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order
     """Turn a signal into this account's orders (once) and place them. Safe to run twice."""
     signal = selectors.signal_for_execution(signal_id=signal_id)
     decided = signal_decide(signal=signal, account_id=account_id, market_open=_market_open())
+    if decided.earlier:
+        return []  # a redelivered message: the first delivery placed (or is placing) these orders
     return [_place_signal_order(order=o) if o.status == OrderStatus.PENDING else o for o in decided.orders]
 
 
