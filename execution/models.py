@@ -196,6 +196,15 @@ class Fill(models.Model):
         default=Decimal("0"),
         help_text="P&L this fill realised by closing part of a position.",
     )
+    charges = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text="Brokerage, STT, exchange charges, SEBI fee, stamp duty and GST this fill paid.",
+    )
+    charges_estimated = models.BooleanField(
+        default=True, help_text="The charges model's figure (risk.charges); off once the broker's own is recorded."
+    )
     filled_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -282,3 +291,42 @@ class PositionMismatch(models.Model):
     @property
     def difference(self) -> int:
         return self.broker_quantity - self.ledger_quantity
+
+
+class EquityResolution(models.TextChoices):
+    MINUTE = "minute", "Minute"
+    DAY = "day", "Day (last mark of the day)"
+
+
+class EquitySnapshot(models.Model):
+    """An account's P&L today at one mark: what the intraday equity curve is drawn from.
+
+    Written by the mark-to-market tick, at most one row per account and minute (the minute's last
+    mark). Minute rows older than EQUITY_MINUTE_RETENTION_DAYS are compacted to one row a day.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="equity_snapshots")
+    resolution = models.CharField(max_length=6, choices=EquityResolution.choices, default=EquityResolution.MINUTE)
+    at = models.DateTimeField(help_text="The minute this row stands for (start of the minute).")
+    marked_at = models.DateTimeField(help_text="When the mark behind it was taken.")
+    realised = models.DecimalField(max_digits=16, decimal_places=2, help_text="Realised today by then.")
+    unrealised = models.DecimalField(max_digits=16, decimal_places=2, help_text="Open positions at that mark.")
+    charges = models.DecimalField(max_digits=14, decimal_places=2, help_text="Today's fills' charges by then.")
+
+    class Meta:
+        ordering = ["account", "at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "resolution", "at"], name="one_equity_snapshot_per_minute"),
+        ]
+        indexes = [models.Index(fields=["resolution", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.at:%Y-%m-%d %H:%M} {self.equity}"
+
+    @property
+    def equity(self) -> Decimal:
+        return self.realised + self.unrealised
+
+    @property
+    def net(self) -> Decimal:
+        return self.equity - self.charges

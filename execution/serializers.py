@@ -107,6 +107,8 @@ class FillSerializer(serializers.ModelSerializer):
             "quantity",
             "price",
             "realised_pnl",
+            "charges",
+            "charges_estimated",
             "filled_at",
         )
         read_only_fields = fields
@@ -213,6 +215,12 @@ class _PnlFigures(serializers.Serializer):
     realised = serializers.DecimalField(**MONEY, help_text="Realised today (the market day, IST), rupees.")
     unrealised = serializers.DecimalField(**MONEY, help_text="Unrealised on open positions at their last mark.")
     total = serializers.DecimalField(**MONEY)
+    charges = serializers.DecimalField(
+        **MONEY,
+        help_text="Today's fills' brokerage, STT, exchange charges, SEBI fee, stamp duty and GST (the charges model's "
+        "figure until the broker's own is known).",
+    )
+    net = serializers.DecimalField(**MONEY, help_text="Total net of charges: total - charges.")
     open_positions = serializers.IntegerField()
 
 

@@ -98,6 +98,14 @@ def mark_to_market() -> dict:
 
 
 @shared_task(ignore_result=True)
+def compact_equity_snapshots() -> int:
+    """Nightly from beat: minute equity snapshots past EQUITY_MINUTE_RETENTION_DAYS become one a day."""
+    from .services.equity import equity_snapshots_compact
+
+    return equity_snapshots_compact()
+
+
+@shared_task(ignore_result=True)
 def intraday_square_off() -> dict:
     """Every minute from beat; acts only in the MIS square-off window of a trading day."""
     run = services.intraday_square_off()

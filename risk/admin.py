@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import EngineState, RiskDecisionRecord, RiskEvent
+from .models import ChargeSchedule, EngineState, RiskDecisionRecord, RiskEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -44,3 +44,9 @@ class RiskDecisionRecordAdmin(ReadOnlyAdmin):
     list_filter = ("approved", "is_exit", "account")
     search_fields = ("summary", "instrument__tradingsymbol")
     date_hierarchy = "created_at"
+
+
+@admin.register(ChargeSchedule)
+class ChargeScheduleAdmin(admin.ModelAdmin):
+    list_display = ("exchange", "product", *ChargeSchedule.RATE_FIELDS, "updated_at")
+    list_editable = ChargeSchedule.RATE_FIELDS

@@ -95,3 +95,61 @@ class RiskDecisionRecord(models.Model):
     def __str__(self) -> str:
         verdict = "approved" if self.approved else "rejected"
         return f"{self.side} {self.quantity} {self.instrument} on {self.account}: {verdict}"
+
+
+class ChargeSchedule(models.Model):
+    """The charges model's rates for one exchange and product (see ``risk.charges``).
+
+    Every fill is charged from these: paper fills pay them, Kite fills show them until the broker's
+    own figure is known, and backtests use the same rates. Percentages are of turnover.
+    """
+
+    exchange = models.CharField(max_length=10)
+    product = models.CharField(max_length=4)
+    brokerage_pct = models.DecimalField("brokerage %", max_digits=8, decimal_places=5, default=0)
+    brokerage_cap_per_order = models.DecimalField(
+        "brokerage cap per order (₹)",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Brokerage is the lower of the percentage and this, per executed order. Empty: no cap.",
+    )
+    stt_buy_pct = models.DecimalField("STT on buys %", max_digits=8, decimal_places=5, default=0)
+    stt_sell_pct = models.DecimalField("STT on sells %", max_digits=8, decimal_places=5, default=0)
+    exchange_txn_pct = models.DecimalField("exchange transaction charges %", max_digits=8, decimal_places=5, default=0)
+    sebi_per_crore = models.DecimalField("SEBI fee per crore (₹)", max_digits=8, decimal_places=2, default=0)
+    stamp_buy_pct = models.DecimalField("stamp duty on buys %", max_digits=8, decimal_places=5, default=0)
+    gst_pct = models.DecimalField(
+        "GST %", max_digits=5, decimal_places=2, default=0, help_text="On brokerage + SEBI fee + exchange charges."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    RATE_FIELDS = (
+        "brokerage_pct",
+        "brokerage_cap_per_order",
+        "stt_buy_pct",
+        "stt_sell_pct",
+        "exchange_txn_pct",
+        "sebi_per_crore",
+        "stamp_buy_pct",
+        "gst_pct",
+    )
+
+    class Meta:
+        ordering = ["exchange", "product"]
+        constraints = [models.UniqueConstraint(fields=["exchange", "product"], name="one_charge_schedule_per_segment")]
+
+    def __str__(self) -> str:
+        return f"Charges {self.exchange} {self.product}"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        from .selectors import charge_rates_forget
+
+        charge_rates_forget()
+
+    def rates(self):
+        from .charges import ChargeRates
+
+        return ChargeRates(**{name: getattr(self, name) for name in self.RATE_FIELDS})

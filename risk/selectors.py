@@ -89,3 +89,27 @@ def halt_kinds(*, account_ids: list[int]) -> dict[int, str]:
         account_id: HALT_DAILY_LOSS if kind == RiskEventKind.DAILY_LOSS_BREACH else HALT_OPERATOR
         for account_id, kind in latest.items()
     }
+
+
+# Charge rates are read on every fill: kept per process for a short while, so an admin edit
+# applies to fills within CHARGE_RATES_TTL seconds in every worker (at once in the editing process).
+CHARGE_RATES_TTL = 30.0
+_charge_rates_cache: dict = {}
+
+
+def charge_rates(*, exchange: str, product: str):
+    """The ``risk.charges.ChargeRates`` for an exchange and product, or None if none are set."""
+    import time as _time
+
+    from .models import ChargeSchedule
+
+    cached = _charge_rates_cache.get("all")
+    if cached is None or _time.monotonic() - cached[0] > CHARGE_RATES_TTL:
+        cached = (_time.monotonic(), {(s.exchange, s.product): s.rates() for s in ChargeSchedule.objects.all()})
+        _charge_rates_cache["all"] = cached
+    return cached[1].get((exchange, product))
+
+
+def charge_rates_forget() -> None:
+    """Drop this process's cached rates (after an edit)."""
+    _charge_rates_cache.clear()

@@ -203,6 +203,11 @@ if ORDER_FANOUT_BATCH < 1 or ORDER_THREADS < 1:
 # end of day, so there it runs only if MIS_SQUARE_OFF_AROUND_THE_CLOCK is on.
 MIS_SQUARE_OFF_TIME = env.str("MIS_SQUARE_OFF_TIME", default="15:15")
 MIS_SQUARE_OFF_AROUND_THE_CLOCK = env.bool("MIS_SQUARE_OFF_AROUND_THE_CLOCK", default=False)
+# Equity snapshots (the intraday equity curve) are kept a minute apart for this many days, then
+# compacted to the day's last one by a nightly beat task.
+EQUITY_MINUTE_RETENTION_DAYS = env.int("EQUITY_MINUTE_RETENTION_DAYS", default=7)
+if EQUITY_MINUTE_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("EQUITY_MINUTE_RETENTION_DAYS must be at least 1 (today's curve needs its minutes).")
 KITE_ALGO_ID = env.str("KITE_ALGO_ID", default="")
 KITE_API_ROOT = env.str("KITE_API_ROOT", default="https://api.kite.trade")
 # Base of Kite's login page; empty means Kite's own (https://kite.zerodha.com/connect/login).

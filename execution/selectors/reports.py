@@ -7,19 +7,19 @@ orders or fills: totals are grouped in the database, never summed row by row in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, When
-from django.db.models.functions import Abs, Coalesce, TruncMinute
+from django.db.models.functions import Abs, Coalesce
 from django.utils import timezone
 
 from accounts.models import Account
 from strategies.models import Signal, Strategy
 
-from ..models import AccountStrategy, Fill, Order, OrderStatus, Position
+from ..models import AccountStrategy, EquityResolution, EquitySnapshot, Fill, Order, OrderStatus, Position
 from .core import ZERO, market_today_start
 
 __all__ = [
@@ -56,6 +56,7 @@ class PnlSnapshot:
 
     realised: dict[tuple[int, int | None], Decimal]
     open_book: dict[tuple[int, int | None], dict]  # unrealised, positions, exposure
+    charges: dict[tuple[int, int | None], Decimal] = field(default_factory=dict)  # today's fills' charges
 
     def by_account(self) -> dict[int, dict]:
         return self._grouped(lambda key: key[0])
@@ -70,6 +71,8 @@ class PnlSnapshot:
         rows: dict = {}
         for key, realised in self.realised.items():
             rows.setdefault(group(key), _empty_pnl())["realised"] += realised
+        for key, charges in self.charges.items():
+            rows.setdefault(group(key), _empty_pnl())["charges"] += charges
         for key, cell in self.open_book.items():
             row = rows.setdefault(group(key), _empty_pnl())
             row["unrealised"] += cell["unrealised"]
@@ -77,22 +80,33 @@ class PnlSnapshot:
             row["exposure"] += cell["exposure"]
         for row in rows.values():
             row["total"] = row["realised"] + row["unrealised"]
+            row["net"] = row["total"] - row["charges"]  # P&L net of charges
         return rows
 
 
 def _empty_pnl() -> dict:
-    return {"realised": ZERO, "unrealised": ZERO, "total": ZERO, "open_positions": 0, "exposure": ZERO}
+    return {
+        "realised": ZERO,
+        "unrealised": ZERO,
+        "total": ZERO,
+        "charges": ZERO,
+        "net": ZERO,
+        "open_positions": 0,
+        "exposure": ZERO,
+    }
 
 
 def pnl_snapshot(now: datetime | None = None) -> PnlSnapshot:
-    realised = {
-        (account_id, strategy_id): total or ZERO
-        for account_id, strategy_id, total in Fill.objects.filter(filled_at__gte=market_today_start(now))
+    realised, charges = {}, {}
+    for account_id, strategy_id, total, paid in (
+        Fill.objects.filter(filled_at__gte=market_today_start(now))
         .values("account_id", "order__strategy_id")
-        .annotate(total=Sum("realised_pnl"))
-        .values_list("account_id", "order__strategy_id", "total")
+        .annotate(total=Sum("realised_pnl"), paid=Sum("charges"))
+        .values_list("account_id", "order__strategy_id", "total", "paid")
         .order_by()
-    }
+    ):
+        realised[account_id, strategy_id] = total or ZERO
+        charges[account_id, strategy_id] = paid or ZERO
     open_book = {
         (row["account_id"], row["strategy_id"]): {
             "unrealised": row["unrealised"] or ZERO,
@@ -108,7 +122,7 @@ def pnl_snapshot(now: datetime | None = None) -> PnlSnapshot:
         )
         .order_by()
     }
-    return PnlSnapshot(realised=realised, open_book=open_book)
+    return PnlSnapshot(realised=realised, open_book=open_book, charges=charges)
 
 
 def pnl_totals(now: datetime | None = None, *, snapshot: PnlSnapshot | None = None) -> dict:
@@ -140,42 +154,48 @@ def _strategy_pnl_row(strategy_id, name: str, cell: dict | None) -> dict:
         "realised": cell["realised"],
         "unrealised": cell["unrealised"],
         "total": cell["total"],
+        "charges": cell["charges"],
+        "net": cell["net"],
         "open_positions": cell["open_positions"],
     }
 
 
-def equity_curve(now: datetime | None = None, *, account_id: int | None = None) -> dict:
-    """Today's equity curve: realised P&L accumulated minute by minute, then now with unrealised.
-
-    The system keeps no history of marks, so the past points are realised P&L only (what fills
-    locked in by then); the last point, "now", adds the open positions' unrealised P&L at their
-    last mark. The curve never invents an unrealised figure for a moment it did not see.
+def equity_curve(
+    now: datetime | None = None, *, account_id: int | None = None, snapshot: PnlSnapshot | None = None
+) -> dict:
+    """Today's equity curve on a true time axis: realised + unrealised P&L (and net of charges) at
+    each stored mark (one point a minute, ``execution.services.equity``), then "now" from the live
+    P&L snapshot. Before the first mark of the day there are no points, only "now".
     """
     now = now or timezone.now()
-    fills = Fill.objects.filter(filled_at__gte=market_today_start(now), filled_at__lte=now)
-    positions = Position.objects.exclude(quantity=0)
-    if account_id:
-        fills, positions = fills.filter(account_id=account_id), positions.filter(account_id=account_id)
-    by_minute = (
-        # IST is UTC+05:30, so a minute is the same minute in both: truncating in UTC spares the
-        # database a time-zone conversion per fill.
-        fills.annotate(minute=TruncMinute("filled_at", tzinfo=UTC))
-        .values("minute")
-        .annotate(pnl=Sum("realised_pnl"))
-        .order_by("minute")
-        .values_list("minute", "pnl")
+    snapshots = EquitySnapshot.objects.filter(
+        resolution=EquityResolution.MINUTE, at__gte=market_today_start(now), at__lte=now
     )
-    points, running = [], ZERO
-    for minute, pnl in by_minute:
-        running += pnl or ZERO
-        points.append({"time": minute, "realised": running})
-    unrealised = positions.aggregate(u=Sum("unrealised_pnl"))["u"] or ZERO
+    if account_id:
+        snapshots = snapshots.filter(account_id=account_id)
+    points = [
+        {
+            "time": row["at"],
+            "realised": row["realised"],
+            "unrealised": row["unrealised"],
+            "equity": row["realised"] + row["unrealised"],
+            "charges": row["charges"],
+            "net": row["realised"] + row["unrealised"] - row["charges"],
+        }
+        for row in snapshots.values("at")
+        .annotate(realised=Sum("realised"), unrealised=Sum("unrealised"), charges=Sum("charges"))
+        .order_by("at")
+    ]
+    snapshot = snapshot or pnl_snapshot(now)
+    cell = snapshot.by_account().get(account_id) if account_id else snapshot.totals()
+    cell = cell or _empty_pnl()
     return {
         "start": market_today_start(now),
         "points": points,
-        "realised": running,
-        "unrealised": unrealised,
-        "now": {"time": now, "equity": running + unrealised},
+        "realised": cell["realised"],
+        "unrealised": cell["unrealised"],
+        "charges": cell["charges"],
+        "now": {"time": now, "equity": cell["total"], "net": cell["net"]},
     }
 
 
@@ -235,6 +255,8 @@ def account_rows(now: datetime | None = None, *, snapshot: PnlSnapshot | None = 
                 "realised": cell["realised"],
                 "unrealised": cell["unrealised"],
                 "total": cell["total"],
+                "charges": cell["charges"],
+                "net": cell["net"],
                 "open_positions": cell["open_positions"],
                 "loss_used": loss_used,
                 "loss_used_pct": (loss_used * 100 / account.daily_loss_limit).quantize(Decimal("0.1")),
@@ -337,7 +359,7 @@ def pnl_realtime(now: datetime | None = None) -> dict:
             {
                 "account_id": account_id,
                 "account": name,
-                **{key: cell[key] for key in ("realised", "unrealised", "total", "open_positions")},
+                **{key: cell[key] for key in ("realised", "unrealised", "total", "charges", "net", "open_positions")},
             }
         )
     return {

@@ -3,6 +3,7 @@
 from .daily_loss import daily_loss_enforce, mark_to_market_tick
 from .emergency import account_flatten, emergency_stop, kill_switch_reset, strategy_stop
 from .engine import BarRun, fan_out_targets, run_timeframe
+from .equity import equity_snapshots_compact, equity_snapshots_record
 from .mappings import mapping_save, mappings_total_allocation
 from .orders import execute_signal_for_account, execute_signal_for_accounts, place_order
 from .orders_state import order_transition
@@ -15,6 +16,8 @@ __all__ = [
     "account_flatten",
     "daily_loss_enforce",
     "emergency_stop",
+    "equity_snapshots_compact",
+    "equity_snapshots_record",
     "flatten",
     "intraday_square_off",
     "kill_switch_reset",

@@ -16,6 +16,7 @@ from risk.models import RiskEventKind
 from risk.sizing import format_inr
 
 from .. import selectors
+from .equity import equity_snapshots_record
 from .positions import mark_open_positions
 from .squareoff import REASON_DAILY_LOSS, FlattenReport, flatten
 
@@ -37,7 +38,7 @@ class MarkToMarketRun:
 
 
 def mark_to_market_tick(*, now: datetime | None = None) -> MarkToMarketRun:
-    """The 15-second beat tick: mark, then enforce the daily loss limits.
+    """The 15-second beat tick: mark, store each account's equity, then enforce the daily loss limits.
 
     Only while the market is open: exchange data has no new prices outside the session (the
     around-the-clock simulated market is always open).
@@ -48,6 +49,7 @@ def mark_to_market_tick(*, now: datetime | None = None) -> MarkToMarketRun:
     if not market_data_source().calendar.is_open(now):
         return MarkToMarketRun(skipped="market closed")
     marked = mark_open_positions()
+    equity_snapshots_record(now=now)  # the equity curve's point for this minute, from this mark
     return MarkToMarketRun(marked=marked, breaches=daily_loss_enforce(now=now))
 
 

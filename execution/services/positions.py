@@ -10,6 +10,9 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from risk.charges import fill_charges
+from risk.selectors import charge_rates
+
 from ..brokers import BrokerFill
 from ..ledger import LedgerState, apply_fill, unrealised_pnl
 from ..models import Fill, Order, OrderStatus, Position
@@ -17,6 +20,7 @@ from ..sql import datetime_to_db, decimal_from_db, for_update, inserted_id, retu
 from .orders_state import order_transition
 
 logger = logging.getLogger(__name__)
+ZERO = Decimal("0")
 
 
 @dataclass
@@ -33,8 +37,9 @@ _POSITION_SQL = (
 )
 _FILL_INSERT_SQL = (
     "INSERT INTO execution_fill"
-    " (order_id, account_id, broker_trade_id, quantity, price, realised_pnl, filled_at, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " (order_id, account_id, broker_trade_id, quantity, price, realised_pnl, charges, charges_estimated,"
+    " filled_at, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     # A trade already recorded (postback and reconciliation both saw it) inserts nothing.
     " ON CONFLICT (account_id, broker_trade_id) DO NOTHING"
 )
@@ -88,15 +93,11 @@ def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()
     # No savepoint of its own when called inside a transaction: nothing here needs a partial rollback.
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
-            recorded = _fill_insert(cursor, order=order, fill=fill)
+            recorded, filled, value = _fill_insert(cursor, order=order, fill=fill)
             if recorded is None:
                 return None  # this trade is already in the ledger
-            # All fills of one order share the position's lock, so the totals cannot move under us.
-            cursor.execute(_ORDER_FILL_TOTALS_SQL, [order.id])
-            filled, value = cursor.fetchone()
-        filled = filled or 0
         order.filled_quantity = filled
-        order.average_price = (decimal_from_db(value, 4) / filled).quantize(Decimal("0.0001")) if filled else None
+        order.average_price = (value / filled).quantize(Decimal("0.0001")) if filled else None
         if filled >= order.quantity:
             status = OrderStatus.COMPLETE
         elif order.status in (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
@@ -108,11 +109,18 @@ def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()
     return recorded
 
 
-def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
-    """Under the position's lock: the fill row and the position it moves; None if the trade is known."""
+def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> tuple[Fill | None, int, Decimal]:
+    """Under the position's lock: the fill row and the position it moves, and the order's filled
+    quantity and value with this fill; None for the fill if the trade is known."""
     position = _locked_position(cursor, order=order)
     state = LedgerState(position.quantity, position.average_price)
     effect = apply_fill(state, side=order.side, quantity=fill.quantity, price=fill.price)
+    # All fills of one order share the position's lock, so the totals cannot move under us. The
+    # earlier fills' value is what the brokerage cap per order needs.
+    cursor.execute(_ORDER_FILL_TOTALS_SQL, [order.id])
+    filled_before, value_before = cursor.fetchone()
+    filled_before, value_before = filled_before or 0, decimal_from_db(value_before, 4)
+    charges = fill_charges_estimate(order=order, fill=fill, order_value_before=value_before)
     now = timezone.now()
     recorded = Fill(
         order=order,
@@ -121,6 +129,8 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
         quantity=fill.quantity,
         price=fill.price,
         realised_pnl=effect.realised_pnl,
+        charges=charges,
+        charges_estimated=True,
         filled_at=fill.filled_at,
         created_at=now,
     )
@@ -133,13 +143,15 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
             fill.quantity,
             fill.price,
             effect.realised_pnl,
+            charges,
+            True,
             datetime_to_db(fill.filled_at),
             datetime_to_db(now),
         ],
     )
     recorded.id = inserted_id(cursor)
     if recorded.id is None:
-        return None  # the (account, trade id) constraint: this trade is already in the ledger
+        return None, 0, ZERO  # the (account, trade id) constraint: this trade is already in the ledger
     # The fill's price is the freshest last price known until the next mark refreshes it.
     cursor.execute(
         _POSITION_UPDATE_SQL,
@@ -154,7 +166,18 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> Fill | None:
             position.id,
         ],
     )
-    return recorded
+    return recorded, filled_before + fill.quantity, value_before + fill.price * fill.quantity
+
+
+def fill_charges_estimate(*, order: Order, fill: BrokerFill, order_value_before: Decimal) -> Decimal:
+    """The charges model's figure for one fill (``risk.charges``); 0 where no rates are set for the
+    instrument's exchange and the order's product. Kite fills keep it until the broker's is known."""
+    rates = charge_rates(exchange=order.instrument.exchange, product=order.product)
+    if rates is None:
+        return ZERO
+    return fill_charges(
+        rates=rates, side=order.side, quantity=fill.quantity, price=fill.price, order_value_before=order_value_before
+    ).total
 
 
 def mark_to_market(*, prices: dict[int, Decimal]) -> int:

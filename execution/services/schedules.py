@@ -74,6 +74,16 @@ def ensure_beat_schedules() -> list[str]:
             },
         ),
         (
+            f"{SCHEDULE_PREFIX}compact equity snapshots",
+            {
+                "task": "execution.tasks.compact_equity_snapshots",
+                "crontab": _crontab("30", hour="2"),
+                "expire_seconds": 3600,
+                "description": "02:30 IST: equity snapshots older than EQUITY_MINUTE_RETENTION_DAYS days are kept "
+                "one a day (the day's last mark) instead of one a minute.",
+            },
+        ),
+        (
             f"{SCHEDULE_PREFIX}lift daily-loss halts",
             {
                 "task": "risk.tasks.lift_daily_loss_halts",

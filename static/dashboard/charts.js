@@ -7,8 +7,36 @@
   var every = parseInt(root.getAttribute("data-refresh-ms") || "5000", 10);
   var green = "rgba(25, 135, 84, 0.8)", blue = "rgba(13, 110, 253, 0.7)", red = "rgba(220, 53, 69, 0.75)";
   var rupees = new Intl.NumberFormat("en-IN", { style: "currency", currency: "INR", maximumFractionDigits: 0 });
-  var moneyAxis = { ticks: { callback: function (v) { return rupees.format(v); } } };
-  var moneyTooltip = { callbacks: { label: function (c) { return c.dataset.label + ": " + rupees.format(c.parsed.y ?? c.parsed.x); } } };
+  var paise = new Intl.NumberFormat("en-IN", { style: "currency", currency: "INR", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  var clock = new Intl.DateTimeFormat("en-IN", { timeZone: "Asia/Kolkata", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  // Rupee ticks: whole rupees unless the ticks are closer than a rupee, and never "-₹0".
+  function rupeeTick(v, i, ticks) {
+    var step = ticks.length > 1 ? Math.abs(ticks[1].value - ticks[0].value) : 1;
+    if (Math.abs(v) < 1e-9) v = 0;
+    return (step < 1 ? paise : rupees).format(v);
+  }
+  // An empty or all-zero chart gets a -₹100..₹100 axis instead of Chart.js's 0..1 (which read "₹1 ₹1 ₹0 -₹0").
+  function saneMoneyRange(scale) {
+    if (!(scale.max - scale.min >= 1)) { scale.min = Math.min(scale.min || 0, -100); scale.max = Math.max(scale.max || 0, 100); }
+  }
+  var moneyAxis = { ticks: { callback: rupeeTick }, afterDataLimits: saneMoneyRange };
+  var moneyTooltip = { callbacks: { label: function (c) { return c.dataset.label + ": " + paise.format(c.parsed.y ?? c.parsed.x); } } };
+  // A time axis to scale without a date adapter: a linear axis of epoch ms. Ticks are whole
+  // multiples of the step from the epoch; IST is UTC+05:30, a multiple of every step here, so they
+  // fall on whole IST minutes (longer spans: Chart.js skips ticks to fit).
+  var STEPS_MIN = [1, 2, 5, 10, 15, 30];
+  function timeAxis() {
+    return {
+      type: "linear",
+      afterDataLimits: function (scale) {
+        if (!(scale.max > scale.min)) { scale.min = (scale.max || Date.now()) - 30 * 60000; }
+        var span = (scale.max - scale.min) / 60000, step = STEPS_MIN[STEPS_MIN.length - 1];
+        for (var i = 0; i < STEPS_MIN.length; i++) { if (span / STEPS_MIN[i] <= 8) { step = STEPS_MIN[i]; break; } }
+        scale.options.ticks.stepSize = step * 60000;
+      },
+      ticks: { callback: function (v) { return clock.format(new Date(v)); }, maxRotation: 0 },
+    };
+  }
 
   function make(id, config) {
     var canvas = document.getElementById(id);
@@ -31,11 +59,14 @@
     account: make("chart-by-account", { type: "bar", data: { labels: [], datasets: [
       { label: "Realised today", data: [], backgroundColor: green },
       { label: "Unrealised", data: [], backgroundColor: blue }] }, options: barOptions(false, true, true) }),
-    equity: make("chart-equity", { type: "line", data: { labels: [], datasets: [
-      { label: "Realised P&L (cumulative)", data: [], borderColor: green, backgroundColor: green, stepped: true, pointRadius: 0 },
-      { label: "Now, with unrealised", data: [], borderColor: blue, backgroundColor: blue, pointRadius: 5, showLine: false }] },
-      options: { responsive: true, maintainAspectRatio: false, animation: false, scales: { y: moneyAxis },
-        plugins: { tooltip: moneyTooltip } } }),
+    equity: make("chart-equity", { type: "line", data: { datasets: [
+      { label: "Realised + unrealised", data: [], borderColor: blue, backgroundColor: blue, pointRadius: 0, borderWidth: 2 },
+      { label: "Net of charges", data: [], borderColor: green, backgroundColor: green, pointRadius: 0, borderWidth: 1.5, borderDash: [4, 3] }] },
+      options: { responsive: true, maintainAspectRatio: false, animation: false, parsing: false,
+        scales: { x: timeAxis(), y: moneyAxis },
+        plugins: { tooltip: { callbacks: {
+          title: function (items) { return items.length ? clock.format(new Date(items[0].parsed.x)) + " IST" : ""; },
+          label: moneyTooltip.callbacks.label } } } } }),
     distribution: make("chart-distribution", { type: "bar", data: { labels: [], datasets: [
       { label: "Long value", data: [], backgroundColor: green },
       { label: "Short value", data: [], backgroundColor: red }] }, options: barOptions(true, true, true) }),
@@ -51,8 +82,12 @@
   function draw(data) {
     set(charts.strategy, data.by_strategy.labels, [data.by_strategy.realised, data.by_strategy.unrealised]);
     set(charts.account, data.by_account.labels, [data.by_account.realised, data.by_account.unrealised]);
-    var e = data.equity, marker = e.labels.map(function (_, i) { return i === e.labels.length - 1 ? e.equity_now : null; });
-    set(charts.equity, e.labels, [e.realised, marker]);
+    if (charts.equity) {
+      var points = data.equity.points;
+      charts.equity.data.datasets[0].data = points.map(function (p) { return { x: p.t, y: p.equity }; });
+      charts.equity.data.datasets[1].data = points.map(function (p) { return { x: p.t, y: p.net }; });
+      charts.equity.update("none");
+    }
     set(charts.distribution, data.distribution.labels, [data.distribution.long, data.distribution.short]);
     root.setAttribute("data-updated", data.generated_at);
   }

@@ -14,7 +14,7 @@ from tests.factories import AccountFactory, StrategyFactory
 pytestmark = pytest.mark.django_db
 
 
-def realised_fill(*, account, strategy, instrument, pnl: str, when):
+def realised_fill(*, account, strategy, instrument, pnl: str, when, charges: str = "0"):
     order = Order.objects.create(
         account=account,
         strategy=strategy,
@@ -34,6 +34,7 @@ def realised_fill(*, account, strategy, instrument, pnl: str, when):
         quantity=1,
         price="100",
         realised_pnl=pnl,
+        charges=charges,
         filled_at=when,
     )
 
@@ -42,10 +43,15 @@ def test_pnl_by_account_and_strategy_with_totals(staff, book):
     asha, bharat, infy, tcs, sma = book["asha"], book["bharat"], book["infy"], book["tcs"], book["strategy"]
     rsi = StrategyFactory(name="RSI 15m", instruments=[tcs])
     today = market_today_start() + timedelta(hours=10)
-    realised_fill(account=asha, strategy=sma, instrument=infy, pnl="1200.50", when=today)
+    realised_fill(account=asha, strategy=sma, instrument=infy, pnl="1200.50", when=today, charges="12.40")
     realised_fill(account=bharat, strategy=rsi, instrument=tcs, pnl="-300.25", when=today)
     realised_fill(
-        account=asha, strategy=sma, instrument=infy, pnl="9999", when=market_today_start() - timedelta(hours=1)
+        account=asha,
+        strategy=sma,
+        instrument=infy,
+        pnl="9999",
+        when=market_today_start() - timedelta(hours=1),
+        charges="50",
     )
     Position.objects.create(
         account=asha,
@@ -77,6 +83,8 @@ def test_pnl_by_account_and_strategy_with_totals(staff, book):
         "realised": "1200.50",  # yesterday's fill does not count today
         "unrealised": "100.00",
         "total": "1300.50",
+        "charges": "12.40",  # nor do its charges
+        "net": "1288.10",
         "open_positions": 1,
     }
     assert (accounts["Bharat"]["realised"], accounts["Bharat"]["unrealised"], accounts["Bharat"]["total"]) == (
@@ -89,6 +97,7 @@ def test_pnl_by_account_and_strategy_with_totals(staff, book):
 
     totals = body["totals"]
     assert (totals["realised"], totals["unrealised"], totals["total"]) == ("900.25", "80.00", "980.25")
+    assert (totals["charges"], totals["net"]) == ("12.40", "967.85")
     assert totals["open_positions"] == 2
     assert Decimal(totals["exposure"]) == Decimal("10") * 110 + Decimal("4") * 55
     assert sum(Decimal(r["total"]) for r in body["accounts"]) == Decimal(totals["total"])

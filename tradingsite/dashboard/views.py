@@ -63,7 +63,7 @@ def pnl(request: HttpRequest) -> HttpResponse:
         "by_strategy": execution_selectors.pnl_by_strategy(snapshot=snapshot),
         "accounts": accounts,
         "distribution": execution_selectors.position_distribution(),
-        "curve": execution_selectors.equity_curve(),
+        "curve": execution_selectors.equity_curve(snapshot=snapshot),
     }
     return _live(request, "dashboard/pnl.html", "dashboard/partials/pnl_live.html", context)
 
@@ -74,12 +74,8 @@ def pnl_charts(request: HttpRequest) -> JsonResponse:
     snapshot = execution_selectors.pnl_snapshot()
     accounts = execution_selectors.account_rows(snapshot=snapshot)
     by_strategy = execution_selectors.pnl_by_strategy(snapshot=snapshot)
-    curve = execution_selectors.equity_curve()
+    curve = execution_selectors.equity_curve(snapshot=snapshot)
     distribution = execution_selectors.position_distribution()
-    points = [
-        {"label": timezone.localtime(p["time"]).strftime("%H:%M"), "value": float(p["realised"])}
-        for p in curve["points"]
-    ]
     return JsonResponse(
         {
             "simulated": settings.MARKET_DATA_SOURCE == "simulated",
@@ -94,10 +90,20 @@ def pnl_charts(request: HttpRequest) -> JsonResponse:
                 "realised": [float(r["realised"]) for r in accounts],
                 "unrealised": [float(r["unrealised"]) for r in accounts],
             },
+            # A true time axis: epoch milliseconds, one point per stored mark (a minute apart), then now.
             "equity": {
-                "labels": ["start"] + [p["label"] for p in points] + ["now"],
-                "realised": [0.0] + [p["value"] for p in points] + [float(curve["realised"])],
-                "equity_now": float(curve["now"]["equity"]),
+                "day_start": _epoch_ms(curve["start"]),
+                "points": [
+                    {"t": _epoch_ms(p["time"]), "equity": float(p["equity"]), "net": float(p["net"])}
+                    for p in curve["points"]
+                ]
+                + [
+                    {
+                        "t": _epoch_ms(curve["now"]["time"]),
+                        "equity": float(curve["now"]["equity"]),
+                        "net": float(curve["now"]["net"]),
+                    }
+                ],
             },
             "distribution": {
                 "labels": [r["instrument"] for r in distribution],
@@ -106,6 +112,10 @@ def pnl_charts(request: HttpRequest) -> JsonResponse:
             },
         }
     )
+
+
+def _epoch_ms(moment) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 @viewer_required
