@@ -98,16 +98,22 @@ _charge_rates_cache: dict = {}
 
 
 def charge_rates(*, exchange: str, product: str):
-    """The ``risk.charges.ChargeRates`` for an exchange and product, or None if none are set."""
+    """The ``risk.charges.ChargeRates`` for an exchange and product: the admin's row, else the
+    built-in Zerodha equity rates (NSE/BSE, MIS/CNC), else None (no charges modelled there).
+
+    A deleted row falls back to the built-in rates rather than to no charges: to model a segment
+    as free, set its rates to zero.
+    """
     import time as _time
 
+    from .charges import DEFAULT_RATES
     from .models import ChargeSchedule
 
     cached = _charge_rates_cache.get("all")
     if cached is None or _time.monotonic() - cached[0] > CHARGE_RATES_TTL:
         cached = (_time.monotonic(), {(s.exchange, s.product): s.rates() for s in ChargeSchedule.objects.all()})
         _charge_rates_cache["all"] = cached
-    return cached[1].get((exchange, product))
+    return cached[1].get((exchange, product)) or DEFAULT_RATES.get((exchange, product))
 
 
 def charge_rates_forget() -> None:

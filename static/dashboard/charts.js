@@ -16,8 +16,10 @@
     return (step < 1 ? paise : rupees).format(v);
   }
   // An empty or all-zero chart gets a -₹100..₹100 axis instead of Chart.js's 0..1 (which read "₹1 ₹1 ₹0 -₹0").
+  function isZero(v) { return v === null || v === undefined || (typeof v === "object" ? !v.y : !v); }
   function saneMoneyRange(scale) {
-    if (!(scale.max - scale.min >= 1)) { scale.min = Math.min(scale.min || 0, -100); scale.max = Math.max(scale.max || 0, 100); }
+    var empty = scale.chart.data.datasets.every(function (ds) { return ds.data.every(isZero); });
+    if (empty) { scale.min = -100; scale.max = 100; }
   }
   var moneyAxis = { ticks: { callback: rupeeTick }, afterDataLimits: saneMoneyRange };
   var moneyTooltip = { callbacks: { label: function (c) { return c.dataset.label + ": " + paise.format(c.parsed.y ?? c.parsed.x); } } };
@@ -29,7 +31,13 @@
     return {
       type: "linear",
       afterDataLimits: function (scale) {
-        if (!(scale.max > scale.min)) { scale.min = (scale.max || Date.now()) - 30 * 60000; }
+        // The data's own span (Chart.js pads a single point by 5% of its value: years of epoch ms);
+        // one point (only "now") shows the half hour before it.
+        var xs = [];
+        scale.chart.data.datasets.forEach(function (ds) { ds.data.forEach(function (p) { xs.push(p.x); }); });
+        scale.max = xs.length ? Math.max.apply(null, xs) : Date.now();
+        scale.min = xs.length ? Math.min.apply(null, xs) : scale.max;
+        if (scale.max - scale.min < 60000) { scale.min = scale.max - 30 * 60000; }
         var span = (scale.max - scale.min) / 60000, step = STEPS_MIN[STEPS_MIN.length - 1];
         for (var i = 0; i < STEPS_MIN.length; i++) { if (span / STEPS_MIN[i] <= 8) { step = STEPS_MIN[i]; break; } }
         scale.options.ticks.stepSize = step * 60000;

@@ -11,7 +11,7 @@ from execution.models import EquityResolution, EquitySnapshot, Fill, OrderStatus
 from execution.selectors import equity_curve, pnl_snapshot
 from execution.services import equity_snapshots_compact, mark_to_market_tick
 from execution.services.schedules import ensure_beat_schedules
-from risk.charges import fill_charges
+from risk.charges import NSE_EQUITY_INTRADAY, fill_charges
 from risk.models import ChargeSchedule
 from strategies.marketdata import SimulatedMarketData
 from tests.execution.book import trade
@@ -175,3 +175,18 @@ def test_the_nightly_compaction_has_a_beat_schedule():
     ensure_beat_schedules()
     task = PeriodicTask.objects.get(name="trading:compact equity snapshots")
     assert task.task == "execution.tasks.compact_equity_snapshots" and task.crontab.hour == "2"
+
+
+def test_a_deleted_rates_row_falls_back_to_zerodhas_rates_not_to_free_trading(book):
+    account, strategy, instrument = book
+    ChargeSchedule.objects.filter(exchange="NSE", product="MIS").delete()
+    from risk.selectors import charge_rates_forget
+
+    charge_rates_forget()
+    [entry] = trade(account, strategy, instrument, 1)
+    fill = Fill.objects.get(order=entry)
+    assert (
+        fill.charges
+        == fill_charges(rates=NSE_EQUITY_INTRADAY, side="BUY", quantity=fill.quantity, price=fill.price).total
+        > 0
+    )
