@@ -1,5 +1,6 @@
 """The P&L page's charts in a real browser: sane axes when empty, the equity curve to scale."""
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,6 +26,15 @@ TICK_LABELS = """(id) => {
 def trader(django_user_model):
     django_user_model.objects.create_user("trader", password="pw-trader-1", is_staff=True)
     return "trader", "pw-trader-1"
+
+
+def wait_for_position(account) -> Position:
+    """The entry's fill is recorded by an order thread of its own (on commit): wait for it."""
+    deadline = time.monotonic() + 20
+    while (position := Position.objects.filter(account=account).exclude(quantity=0).first()) is None:
+        assert time.monotonic() < deadline, "the entry never filled"
+        time.sleep(0.1)
+    return position
 
 
 def open_pnl(page, base: str) -> None:
@@ -54,7 +64,7 @@ def test_the_equity_curve_moves_with_unrealised_pnl_on_a_time_axis(
     account = AccountFactory(name="Paper Curve")
     MappingFactory(account=account, strategy=strategy)
     trade(account, strategy, instrument, 1)
-    position = Position.objects.get(account=account)
+    position = wait_for_position(account)
     now = timezone.now()
     # Marks at uneven times, each at its own price: the curve's x-axis must show the gaps.
     real_ltp = SimulatedMarketData.ltp
