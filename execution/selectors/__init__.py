@@ -1,9 +1,11 @@
 """Reads for execution, one module per concern; everything is importable from here.
 
 core: P&L, exposure and order counts the pipeline needs.  reports: the dashboard's and API's
-aggregates.  risk_usage: per-account risk used today against each limit.
+aggregates.  risk_usage: per-account risk used today against each limit.  charts: an
+instrument's price chart.
 """
 
+from .charts import chart_strategies, price_chart
 from .core import *  # noqa: F403
 from .core import __all__ as _core_all
 from .reports import *  # noqa: F403
@@ -11,4 +13,4 @@ from .reports import __all__ as _reports_all
 from .risk_usage import *  # noqa: F403
 from .risk_usage import __all__ as _risk_usage_all
 
-__all__ = list(_core_all) + list(_reports_all) + list(_risk_usage_all)
+__all__ = ["chart_strategies", "price_chart"] + list(_core_all) + list(_reports_all) + list(_risk_usage_all)

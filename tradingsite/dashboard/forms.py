@@ -7,7 +7,8 @@ from decimal import Decimal
 from django import forms
 
 from execution.models import OrderStatus
-from strategies.models import Instrument, Strategy
+from execution.selectors.charts import DEFAULT_BARS, MAX_BARS
+from strategies.models import Instrument, Strategy, Timeframe
 
 DIRECTIONS = [("1", "Long (+1)"), ("0", "Flat (0)"), ("-1", "Short (-1)")]
 
@@ -64,3 +65,42 @@ class OrderFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any status"), *OrderStatus.choices], required=False)
     account = forms.IntegerField(required=False, min_value=1)
     strategy = forms.IntegerField(required=False, min_value=1)
+
+
+class ChartQueryForm(forms.Form):
+    """A price chart's choices: timeframe, the strategy whose lines and signals to draw, how many bars.
+
+    With no ``strategy`` in the query at all, the first active strategy trading the instrument is
+    drawn; an empty one means prices and fills only. The timeframe defaults to the strategy's.
+    """
+
+    timeframe = forms.ChoiceField(choices=Timeframe.choices, required=False)
+    strategy = forms.ModelChoiceField(
+        queryset=Strategy.objects.none(),
+        required=False,
+        error_messages={"invalid_choice": "That strategy does not trade this instrument: pick one that does."},
+    )
+    bars = forms.IntegerField(
+        min_value=10, max_value=MAX_BARS, required=False, help_text=f"Bars shown, 10 to {MAX_BARS}."
+    )
+
+    def __init__(self, data, *, strategies: list[Strategy]) -> None:
+        super().__init__(data)
+        self.strategies = strategies
+        self.fields["strategy"].queryset = Strategy.objects.filter(pk__in=[s.pk for s in strategies])
+        self._strategy_asked = "strategy" in data
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self._strategy_asked:
+            data["strategy"] = self.defaults()["strategy"]
+        if not data.get("timeframe"):
+            data["timeframe"] = data["strategy"].timeframe if data.get("strategy") else Timeframe.M5
+        data["bars"] = data.get("bars") or DEFAULT_BARS
+        return data
+
+    def defaults(self) -> dict:
+        """What the chart shows when the query is unusable: the first active strategy, its timeframe."""
+        strategy = next((s for s in self.strategies if s.active), None)
+        timeframe = strategy.timeframe if strategy else Timeframe.M5
+        return {"strategy": strategy, "timeframe": timeframe, "bars": DEFAULT_BARS}

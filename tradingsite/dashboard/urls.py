@@ -1,13 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import actions, views
+from . import actions, charts, views
 
 app_name = "dashboard"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("pnl/", views.pnl, name="pnl"),
     path("pnl/charts.json", views.pnl_charts, name="pnl-charts"),
+    path("charts/<int:instrument_id>/", charts.chart, name="chart"),
+    path("charts/<int:instrument_id>/data.json", charts.chart_data, name="chart-data"),
     path("risk/", views.risk, name="risk"),
     # Not "accounts/": that prefix belongs to the accounts app (the Kite login flow).
     path("broker-accounts/", views.accounts, name="accounts"),

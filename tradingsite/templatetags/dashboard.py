@@ -203,3 +203,11 @@ def percent(value) -> str:
         return "–"
     text = f"{Decimal(value):.2f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+@register.simple_tag
+def chart_url(instrument_id: int, strategy=None) -> str:
+    """The instrument's price chart, with ``strategy``'s lines and signals on its timeframe when given."""
+    from tradingsite.dashboard.charts import chart_url as build
+
+    return build(instrument_id=instrument_id, strategy=strategy or None)

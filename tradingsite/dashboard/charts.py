@@ -1,0 +1,86 @@
+"""The price chart of an instrument: a page, and the JSON it draws (behind the same login)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+
+from execution import selectors as execution_selectors
+from strategies.models import Instrument, Timeframe
+
+from .access import viewer_required
+from .forms import ChartQueryForm
+
+
+def chart_url(*, instrument_id: int, strategy=None, timeframe: str | None = None) -> str:
+    """The chart page of an instrument, with a strategy's overlays and timeframe when given."""
+    query = {}
+    if strategy is not None:
+        query["strategy"] = strategy.id
+        query["timeframe"] = timeframe or strategy.timeframe
+    elif timeframe:
+        query["timeframe"] = timeframe
+    url = reverse("dashboard:chart", args=[instrument_id])
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _query(request: HttpRequest, instrument: Instrument) -> ChartQueryForm:
+    strategies = execution_selectors.chart_strategies(instrument_id=instrument.id)
+    form = ChartQueryForm(request.GET, strategies=strategies)
+    form.is_valid()
+    return form
+
+
+@viewer_required
+def chart(request: HttpRequest, instrument_id: int) -> HttpResponse:
+    instrument = get_object_or_404(Instrument, pk=instrument_id)
+    form = _query(request, instrument)
+    status = 200 if form.is_valid() else 400
+    data = form.cleaned_data if status == 200 else form.defaults()
+    query = {
+        "timeframe": data["timeframe"],
+        "strategy": data["strategy"].id if data["strategy"] else "",
+        "bars": data["bars"],
+    }
+    context = {
+        "instrument": instrument,
+        "timeframe": data["timeframe"],
+        "strategy": data["strategy"],
+        "bars": data["bars"],
+        "strategies": form.strategies,
+        "timeframes": Timeframe.choices,
+        "form": form,
+        "data_url": reverse("dashboard:chart-data", args=[instrument.id]) + "?" + urlencode(query),
+    }
+    return render(request, "dashboard/chart.html", context, status=status)
+
+
+@viewer_required
+def chart_data(request: HttpRequest, instrument_id: int) -> JsonResponse:
+    """Candles, lines, signals and fills. Figures are floats here: they are drawn, never computed with."""
+    instrument = get_object_or_404(Instrument, pk=instrument_id)
+    form = _query(request, instrument)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    data = form.cleaned_data
+    drawn = execution_selectors.price_chart(
+        instrument=instrument, timeframe=data["timeframe"], strategy=data["strategy"], bars=data["bars"]
+    )
+    return JsonResponse(
+        {
+            "generated_at": timezone.now().isoformat(),
+            "instrument": {"id": instrument.id, "symbol": instrument.kite_symbol},
+            "timeframe": drawn.timeframe,
+            "strategy": {"id": drawn.strategy.id, "name": drawn.strategy.name} if drawn.strategy else None,
+            "data_source": drawn.data_source,
+            "candles": drawn.candles,
+            "lines": drawn.lines,
+            "signals": drawn.signals,
+            "fills": drawn.fills,
+            "message": drawn.message,
+        }
+    )
