@@ -234,7 +234,16 @@ class OrderAdmin(AuditAdmin):
 
 @admin.register(Fill)
 class FillAdmin(AuditAdmin):
-    list_display = ("filled_at", "account", "order", "quantity", "price", "realised_pnl")
+    list_display = (
+        "filled_at",
+        "account",
+        "order",
+        "quantity",
+        "price",
+        "realised_pnl",
+        "charges",
+        "charges_estimated",
+    )
     list_filter = ("account",)
     search_fields = ("broker_trade_id", "order__tag", "order__instrument__tradingsymbol")
     date_hierarchy = "filled_at"

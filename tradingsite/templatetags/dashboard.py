@@ -211,3 +211,12 @@ def chart_url(instrument_id: int, strategy=None) -> str:
     from tradingsite.dashboard.charts import chart_url as build
 
     return build(instrument_id=instrument_id, strategy=strategy or None)
+
+
+@register.simple_tag
+def target_badge(target) -> str:
+    """A strategy's target (+1, 0, -1) as the word a trader reads; unknown (None) says so."""
+    if target is None:
+        return mark_safe('<span class="badge text-bg-light border">unknown</span>')  # noqa: S308 (constant)
+    colour, word = _TARGETS[int(target)]
+    return format_html('<span class="badge {}">{}</span>', colour, word)
