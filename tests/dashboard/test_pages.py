@@ -184,7 +184,10 @@ def test_the_equity_curve_ends_now_with_todays_realised_and_unrealised_pnl(viewe
     build_trading_book(size=BookSize(accounts=1, strategies=1, orders=0))
     Fill.objects.all().delete()
     Position.objects.all().delete()
+    from execution.models import EquitySnapshot
     from execution.selectors import equity_curve
+
+    EquitySnapshot.objects.all().delete()
     from tests.factories import AccountFactory, InstrumentFactory
 
     account, instrument = AccountFactory(), InstrumentFactory()

@@ -23,7 +23,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus, Broker
-from execution.models import AccountStrategy, Fill, Order, OrderLeg, OrderStatus, Position
+from execution.models import AccountStrategy, EquitySnapshot, Fill, Order, OrderLeg, OrderStatus, Position
 from execution.selectors import market_today_start
 from risk.models import RiskDecisionRecord
 from strategies.library import get_strategy_class
@@ -32,6 +32,7 @@ from strategies.models import Instrument, Product, Signal, SignalSource, Strateg
 INSTRUMENT_COUNT = 12
 STRATEGY_INSTRUMENTS = 3
 MAPPINGS_PER_ACCOUNT = 3
+SESSION_MINUTES = 375  # 09:15 to 15:30
 # How the orders of a real day split by status: mostly filled, some refused by risk or the broker.
 STATUS_MIX = [
     (OrderStatus.COMPLETE, 80),
@@ -191,6 +192,7 @@ def build_trading_book(*, size: BookSize, prefix: str = "BENCH", seed: int = 1) 
             quantity=order.quantity,
             price=order.reference_price,
             realised_pnl=Decimal(rng.randrange(-60000, 60000)) / 100,
+            charges=Decimal(rng.randrange(100, 4000)) / 100,
             filled_at=day_start + timedelta(seconds=rng.randrange(day_seconds)),
         )
         for order in orders
@@ -217,6 +219,22 @@ def build_trading_book(*, size: BookSize, prefix: str = "BENCH", seed: int = 1) 
                 )
             )
     Position.objects.bulk_create(positions)
+    # The equity curve's snapshots: one a minute per account over the last session's worth of
+    # minutes (6¼ hours, as an NSE day has), as the mark-to-market tick writes them.
+    minute = now.replace(second=0, microsecond=0)
+    minutes = min(day_seconds // 60, SESSION_MINUTES)
+    snapshots = EquitySnapshot.objects.bulk_create(
+        EquitySnapshot(
+            account=account,
+            at=minute - timedelta(minutes=m),
+            marked_at=minute - timedelta(minutes=m),
+            realised=Decimal(rng.randrange(-500000, 500000)) / 100,
+            unrealised=Decimal(rng.randrange(-200000, 200000)) / 100,
+            charges=Decimal(rng.randrange(0, 50000)) / 100,
+        )
+        for account in accounts
+        for m in range(minutes)
+    )
     return {
         "accounts": len(accounts),
         "strategies": len(strategies),
@@ -225,6 +243,7 @@ def build_trading_book(*, size: BookSize, prefix: str = "BENCH", seed: int = 1) 
         "orders": len(orders),
         "fills": len(fills),
         "positions": len(positions),
+        "equity snapshots": len(snapshots),
     }
 
 

@@ -26,4 +26,3 @@ def demo_account() -> dict[str, Any]:
 def run_standalone(host: str, port: int, config: dict[str, Any], **options: Any) -> None:
     """Serve the emulator on ``host:port`` until interrupted."""
     _emulator_package().run_standalone(host, port, config, **options)
-

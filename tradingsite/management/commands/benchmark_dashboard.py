@@ -81,6 +81,11 @@ class Command(BaseCommand):
             ("signals", reverse("dashboard:signals"), {}),
             ("signal detail", reverse("dashboard:signal", args=[signal.id]) if signal else "", {}),
         ]
+        try:  # the price chart's data: 150 bars of simulated candles, the strategy's lines, signals, fills
+            chart = reverse("dashboard:chart-data", args=[signal.instrument_id]) + f"?strategy={signal.strategy_id}"
+            pages.append(("price chart JSON", chart if signal else "", {}))
+        except NoReverseMatch:
+            self.stdout.write("No price chart in this deployment: not measured.")
         try:
             pages.append(("/api/pnl/realtime", reverse("api:pnl-realtime"), {}))
         except NoReverseMatch:
