@@ -12,7 +12,7 @@ import bisect
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BARS = 150
 MAX_BARS = 1000
+MAX_FILLS = 2000
 
 
 @dataclass
@@ -154,27 +155,35 @@ def _signals(*, strategy: Strategy, instrument: Instrument, since: datetime, bar
 
 
 def _fills(*, instrument: Instrument, since: datetime, bar: timedelta, starts: list[int]):
+    """Every account's fills in the instrument over the shown bars (the latest 2,000), oldest first.
+
+    Plain values, not model instances: a busy instrument has thousands of fills a session.
+    """
+    until = datetime.fromtimestamp(starts[-1], tz=UTC) + bar
     rows = (
-        Fill.objects.filter(order__instrument=instrument, filled_at__gte=since)
-        .select_related("account", "order")
-        .order_by("filled_at", "id")
-    )
+        Fill.objects.filter(order__instrument=instrument, filled_at__gte=since, filled_at__lt=until)
+        .order_by("-filled_at", "-id")
+        .values_list(
+            "filled_at", "account_id", "account__name", "order__side", "quantity", "price", "order_id",
+            "order__strategy_id",
+        )[:MAX_FILLS]
+    )  # fmt: skip
     out = []
-    for f in rows[:2000]:
-        at = _bar_of(f.filled_at, starts, bar)
+    for filled_at, account_id, account, side, quantity, price, order_id, strategy_id in reversed(rows):
+        at = _bar_of(filled_at, starts, bar)
         if at is None:
             continue
         out.append(
             {
                 "time": at,
-                "account_id": f.account_id,
-                "account": f.account.name,
-                "side": f.order.side,
-                "quantity": f.quantity,
-                "price": float(f.price),
-                "order_id": f.order_id,
-                "strategy_id": f.order.strategy_id,
-                "filled_at": timezone.localtime(f.filled_at).isoformat(),
+                "account_id": account_id,
+                "account": account,
+                "side": side,
+                "quantity": quantity,
+                "price": float(price),
+                "order_id": order_id,
+                "strategy_id": strategy_id,
+                "filled_at": timezone.localtime(filled_at).isoformat(),
             }
         )
     return out
