@@ -155,35 +155,30 @@ def _signals(*, strategy: Strategy, instrument: Instrument, since: datetime, bar
 
 
 def _fills(*, instrument: Instrument, since: datetime, bar: timedelta, starts: list[int]):
-    """Every account's fills in the instrument over the shown bars (the latest 2,000), oldest first.
-
-    Plain values, not model instances: a busy instrument has thousands of fills a session.
-    """
+    """Every account's fills in the instrument over the shown bars, one marker per bar, account
+    and side (quantity summed, price averaged by quantity): a busy instrument has thousands of
+    fills a session, more than a chart can show one by one. Read as plain values, newest
+    ``MAX_FILLS`` first."""
     until = datetime.fromtimestamp(starts[-1], tz=UTC) + bar
     rows = (
         Fill.objects.filter(order__instrument=instrument, filled_at__gte=since, filled_at__lt=until)
         .order_by("-filled_at", "-id")
-        .values_list(
-            "filled_at", "account_id", "account__name", "order__side", "quantity", "price", "order_id",
-            "order__strategy_id",
-        )[:MAX_FILLS]
-    )  # fmt: skip
-    out = []
-    for filled_at, account_id, account, side, quantity, price, order_id, strategy_id in reversed(rows):
+        .values_list("filled_at", "account_id", "account__name", "order__side", "quantity", "price")[:MAX_FILLS]
+    )
+    markers: dict[tuple, dict] = {}
+    for filled_at, account_id, account, side, quantity, price in reversed(rows):
         at = _bar_of(filled_at, starts, bar)
         if at is None:
             continue
-        out.append(
-            {
-                "time": at,
-                "account_id": account_id,
-                "account": account,
-                "side": side,
-                "quantity": quantity,
-                "price": float(price),
-                "order_id": order_id,
-                "strategy_id": strategy_id,
-                "filled_at": timezone.localtime(filled_at).isoformat(),
-            }
+        marker = markers.setdefault(
+            (at, account_id, side),
+            {"time": at, "account_id": account_id, "account": account, "side": side, "quantity": 0, "value": 0.0},
         )
+        marker["quantity"] += quantity
+        marker["value"] += float(price) * quantity
+        marker["fills"] = marker.get("fills", 0) + 1
+    out = []
+    for marker in markers.values():
+        value = marker.pop("value")
+        out.append({**marker, "price": round(value / marker["quantity"], 4)})
     return out

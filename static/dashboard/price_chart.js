@@ -87,7 +87,8 @@
       return { time: shift(s.time), position: t[2], shape: t[1], color: t[3], text: t[0], id: "signal-" + s.id };
     }).concat(data.fills.map(function (f) {
       return { time: shift(f.time), position: "atPriceMiddle", price: f.price, shape: "square", size: 0.6,
-        color: colors[f.account], text: (f.side === "BUY" ? "B " : "S ") + f.quantity, id: "fill-" + f.order_id + "-" + f.time };
+        color: colors[f.account], text: (f.side === "BUY" ? "B " : "S ") + f.quantity,
+        id: "fill-" + f.account_id + "-" + f.side + "-" + f.time };
     }));
     all.sort(function (a, b) { return a.time - b.time; });
     markers.setMarkers(all);

@@ -81,9 +81,23 @@ def test_signals_and_each_accounts_fills_sit_on_their_bars(viewer_client, charte
     body = data(viewer_client, infy, strategy=strategy.id, bars=30).json()
     [signal] = body["signals"]
     assert signal["time"] == bar and signal["target"] == 1  # the bar that closed at its bar_time
-    assert [(f["account"], f["side"], f["time"]) for f in body["fills"]] == [
-        ("Asha", "BUY", bar),
-        ("Bharat", "SELL", bar + 60),
+    assert [(f["account"], f["side"], f["time"], f["quantity"]) for f in body["fills"]] == [
+        ("Asha", "BUY", bar, 10),
+        ("Bharat", "SELL", bar + 60, 10),
+    ]
+
+
+def test_one_accounts_fills_in_one_bar_are_one_marker_at_their_average_price(viewer_client, charted):
+    infy, strategy, asha = charted["infy"], charted["strategy"], charted["asha"]
+    bar = data(viewer_client, infy, strategy=strategy.id, bars=30).json()["candles"][-3]["time"]
+    bar_start = datetime.fromtimestamp(bar, tz=UTC)
+    fill(asha, infy, strategy, at=bar_start + timedelta(seconds=5), quantity=10, price="100", tag="P1")
+    fill(asha, infy, strategy, at=bar_start + timedelta(seconds=50), quantity=30, price="104", tag="P2")
+    fill(asha, infy, strategy, at=bar_start + timedelta(seconds=55), side="SELL", quantity=5, price="103", tag="P3")
+    body = data(viewer_client, infy, strategy=strategy.id, bars=30).json()
+    assert [(f["side"], f["quantity"], f["price"], f["fills"]) for f in body["fills"]] == [
+        ("BUY", 40, 103.0, 2),  # (10 x 100 + 30 x 104) / 40
+        ("SELL", 5, 103.0, 1),
     ]
 
 
