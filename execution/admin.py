@@ -12,10 +12,10 @@ from django.forms.models import BaseInlineFormSet
 from accounts.admin import AccountAdmin
 from accounts.models import Account, AccountStatus
 from risk import services as risk_services
-from strategies.admin import StrategyAdmin
-from strategies.models import Strategy
+from strategies.admin import SignalAdmin, StrategyAdmin
+from strategies.models import Signal, Strategy
 
-from .models import AccountStrategy, Fill, Order, Position, PositionMismatch
+from .models import AccountStrategy, Delivery, Fill, Order, Position, PositionMismatch
 from .services import mapping_save
 
 
@@ -285,3 +285,47 @@ class PositionMismatchAdmin(AuditAdmin):
     list_filter = ("account", "product", ("resolved_at", admin.EmptyFieldListFilter))
     search_fields = ("tradingsymbol", "account__name")
     list_select_related = ("account",)
+
+
+# --- deliveries: each mapped account's outcome of a signal --------------------------------------
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ("account", "state", "reason", "orders", "decided_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description="orders")
+    def orders(self, delivery: Delivery) -> str:
+        placed = Order.objects.filter(signal_id=delivery.signal_id, account_id=delivery.account_id).order_by("id")
+        return ", ".join(f"{o.leg} {o.side} {o.quantity} [{o.status}]" for o in placed) or "—"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+admin.site.unregister(Signal)
+
+
+@admin.register(Signal)
+class SignalWithDeliveriesAdmin(SignalAdmin):
+    """The strategies app's signal admin, with the deliveries (execution's) under each signal."""
+
+    inlines = [*SignalAdmin.inlines, DeliveryInline]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("signal", "account", "state", "reason", "created_at", "decided_at")
+    list_filter = ("state",)
+    search_fields = ("account__name", "signal__strategy__name", "signal__instrument__tradingsymbol")
+    list_select_related = ("signal__strategy", "signal__instrument", "account")
+    readonly_fields = ("signal", "account", "state", "reason", "created_at", "nudged_at", "decided_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what happened to a signal on an account

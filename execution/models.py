@@ -330,3 +330,40 @@ class EquitySnapshot(models.Model):
     @property
     def net(self) -> Decimal:
         return self.equity - self.charges
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ORDERED = "ordered", "Ordered"
+    REFUSED = "refused", "Refused"
+    NOTHING_TO_DO = "nothing_to_do", "Nothing to do"
+    EXPIRED = "expired", "Expired"
+
+
+class Delivery(models.Model):
+    """One mapped account's delivery of one signal: written pending with the signal, in its
+    transaction, and decided exactly once under the account lock (ordered, refused, nothing to do)
+    or expired by the sweeper past the signal's TTL. The database, not the broker, holds what
+    must happen: a lost Celery message leaves the row pending, and the sweeper drives it again."""
+
+    signal = models.ForeignKey("strategies.Signal", on_delete=models.CASCADE, related_name="deliveries")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="deliveries")
+    state = models.CharField(max_length=13, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    reason = models.TextField(blank=True, help_text="Why it ended so: the decision's summary, or why it expired.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    nudged_at = models.DateTimeField(null=True, blank=True, help_text="When the sweeper last sent it again.")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["signal", "account"]
+        constraints = [
+            models.UniqueConstraint(fields=["signal", "account"], name="one_delivery_per_signal_account"),
+        ]
+        indexes = [
+            # The sweeper's scan: only pending rows are indexed.
+            models.Index(fields=["created_at"], condition=models.Q(state="pending"), name="delivery_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"signal {self.signal_id} on account {self.account_id}: {self.state}"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from strategies.models import Instrument, Strategy
 from strategies.selectors import instrument_by_symbol
+from strategies.serializers import SignalSerializer
 
-from .models import AccountStrategy, Fill, Order, Position
+from .models import AccountStrategy, DeliveryState, Fill, Order, Position
+from .selectors.reports import signal_deliveries
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
@@ -280,3 +283,43 @@ class EmergencyStopReportSerializer(serializers.Serializer):
 
 class FlattenRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, help_text="Why, for the audit log.")
+
+
+class SignalDeliveriesSerializer(SignalSerializer):
+    """A signal with each mapped account's delivery: its state, its orders and why."""
+
+    deliveries = serializers.SerializerMethodField()
+
+    class Meta(SignalSerializer.Meta):
+        fields = (*SignalSerializer.Meta.fields, "deliveries")
+        read_only_fields = fields
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "account": {"type": "integer"},
+                    "account_name": {"type": "string"},
+                    "state": {"type": "string", "enum": [s.value for s in DeliveryState]},
+                    "orders": {"type": "array", "items": {"type": "object"}},
+                    "reason": {"type": "string"},
+                },
+            },
+        }
+    )
+    def get_deliveries(self, signal) -> list[dict]:
+        return [
+            {
+                "account": row.account_id,
+                "account_name": row.account.name,
+                "state": row.state,
+                "orders": [
+                    {"id": o.id, "leg": o.leg, "side": o.side, "quantity": o.quantity, "status": o.status}
+                    for o in row.orders
+                ],
+                "reason": row.reason,
+            }
+            for row in signal_deliveries(signal_id=signal.id)
+        ]

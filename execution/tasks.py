@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import shared_task
-from celery.signals import task_failure, task_revoked
 
 from . import services
 
@@ -25,11 +24,12 @@ def run_timeframe(timeframe: str, at: str | None = None) -> dict:
 
 @shared_task(ignore_result=True)
 def fan_out_signal(signal_id: int) -> int:
-    """The signal's accounts in order messages of ORDER_FANOUT_BATCH on the ``orders`` queue; each
-    message's accounts run side by side on its worker's order threads (execution/order_threads.py).
+    """The signal's pending deliveries in order messages of ORDER_FANOUT_BATCH on the ``orders`` queue;
+    each message's accounts run side by side on its worker's order threads (execution/order_threads.py).
 
-    Each message expires with the signal (SIGNAL_ORDER_TTL_SECONDS): one redelivered after a
-    worker died holding it comes back only after Redis's visibility timeout, and must not trade then.
+    Messages only nudge: each delivery is decided once under its account lock, whatever number of
+    messages carry it, and one still pending after a lost message is sent again by the sweeper.
+    Each message expires with the signal (SIGNAL_ORDER_TTL_SECONDS): the sweeper expires its deliveries.
     """
     from django.conf import settings
 
@@ -39,41 +39,19 @@ def fan_out_signal(signal_id: int) -> int:
     return len(fan_out.account_ids)
 
 
-_ORDER_MESSAGE_TASKS = ("execution.tasks.execute_signal_for_accounts", "execution.tasks.execute_signal_for_account")
+@shared_task(ignore_result=True)
+def sweep_deliveries() -> dict:
+    """Every few seconds from beat: send again the deliveries still pending after a grace, expire
+    those past their signal's TTL (execution/engine/delivery.py)."""
+    from .engine.delivery import deliveries_sweep
+
+    sweep = deliveries_sweep()
+    return {"redriven": {s: len(a) for s, a in sweep.redriven.items()}, "expired": len(sweep.expired)}
 
 
-def _flag_accounts_without_orders(args, *, why: str) -> None:
-    from django.db import close_old_connections
-
-    # Celery's signals run outside any task (in the consumer, or the prefork parent): Django's
-    # per-task connection rules (tradingsite/celery.py) do not apply, so they are applied here.
-    close_old_connections()
-    signal_id, accounts = args  # (signal, [accounts]); earlier releases' messages: (signal, account)
-    account_ids = accounts if isinstance(accounts, list) else [accounts]
-    services.orders_not_decided(signal_id=signal_id, account_ids=account_ids, why=why)
-
-
-@task_revoked.connect
-def _order_message_expired(sender=None, request=None, expired=False, **kwargs):
-    """An order message that expired unsent (see ``fan_out_signal``) leaves a risk event per account."""
-    if expired and request is not None and getattr(sender, "name", None) in _ORDER_MESSAGE_TASKS:
-        _flag_accounts_without_orders(request.args, why=services.order_expiry_reason())
-
-
-@task_failure.connect
-def _order_message_failed(sender=None, exception=None, args=None, **kwargs):
-    """An order message that failed as a whole (its worker process was lost, say) leaves a risk event
-    for each of its accounts that got no order: with acks_late and no redelivery on a lost worker
-    (an order must never be sent twice), nothing else would say so."""
-    if getattr(sender, "name", None) in _ORDER_MESSAGE_TASKS and args:
-        _flag_accounts_without_orders(
-            args, why=f"the worker running its order message failed ({exception!r}); nothing was sent for it."
-        )
-
-
-# acks_late plus the unique (signal, account, leg) order and the placement claim: a redelivered
-# message finds its orders and never sends a second one.
-@shared_task(ignore_result=True, acks_late=True)
+# Acknowledged when it starts (the project's default): a delivery, not the message, is the record of
+# what must happen, so nothing depends on Redis redelivering a message.
+@shared_task(ignore_result=True)
 def execute_signal_for_accounts(signal_id: int, account_ids: list[int]) -> dict[int, list[int] | str]:
     outcomes = services.execute_signal_for_accounts(signal_id=signal_id, account_ids=account_ids)
     return {
@@ -85,7 +63,7 @@ def execute_signal_for_accounts(signal_id: int, account_ids: list[int]) -> dict[
 # The one-account message of earlier releases: messages still queued (or handed back by Redis) when
 # workers are upgraded would otherwise be rejected as unknown and dropped without a trace.
 # Nothing publishes it any more; remove it a release after every worker runs the batched fan-out.
-@shared_task(ignore_result=True, acks_late=True)
+@shared_task(ignore_result=True)
 def execute_signal_for_account(signal_id: int, account_id: int) -> dict[int, list[int] | str]:
     return execute_signal_for_accounts(signal_id, [account_id])
 

@@ -144,6 +144,8 @@ CELERY_FS_BROKER_DIR = VAR_DIR / "celery-broker"
 CELERY_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", default="")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # kombu's Redis transport, made to survive a Redis restart (tradingsite/broker.py says how).
+    CELERY_BROKER_TRANSPORT = "tradingsite.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     if CELERY_KEY_PREFIX:
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = CELERY_KEY_PREFIX
@@ -163,8 +165,12 @@ CELERY_TIMEZONE = MARKET_TIME_ZONE
 CELERY_ENABLE_UTC = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = False  # an order task must never silently run twice
+# Every task is acknowledged when it starts, so none is redelivered while it runs, however long
+# (backtests, the emergency stop, reconciliation). Orders do not need redelivery: a delivery row,
+# not the message, says what must happen, and the delivery sweeper re-drives what a lost message
+# left pending. The visibility timeout (above) then only hands back a message a worker had taken
+# but not started (prefetch, one per process) when that worker died.
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
@@ -174,6 +180,9 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Ride out a Redis restart: reconnect for as long as it takes, never give up and exit.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Keep database connections across tasks: without this Celery's Django fixup closes them before
 # and after every task (a new PostgreSQL connection, ~6 ms, per order). tradingsite/celery.py
 # applies Django's CONN_MAX_AGE and health-check rules around each task instead.
@@ -191,6 +200,11 @@ PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))
 # redelivered late (a worker died holding it; Redis gives it back after the visibility timeout)
 # never trades on a stale signal.
 SIGNAL_ORDER_TTL_SECONDS = env.int("SIGNAL_ORDER_TTL_SECONDS", default=60)
+# Deliveries (execution/engine/delivery.py): the sweeper runs every DELIVERY_SWEEP_SECONDS on beat
+# and sends again each delivery still pending DELIVERY_GRACE_SECONDS after its signal (or its last
+# nudge), until the TTL above, then expires it with its reason.
+DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=5)
+DELIVERY_GRACE_SECONDS = env.int("DELIVERY_GRACE_SECONDS", default=5)
 # A signal's accounts travel in order messages of this many; a worker runs one message's accounts
 # side by side on up to ORDER_THREADS threads of its own (execution/order_threads.py). Smaller
 # batches spread a signal over more workers; larger ones pay Celery's per-message cost less often.

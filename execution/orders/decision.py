@@ -58,7 +58,7 @@ class Decided:
 # --- signals ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a delivery's transaction: no savepoint of its own
 def signal_decide(*, signal: Signal, account_id: int, market_open: bool) -> Decided:
     """Decide one signal on one account, once: a second call finds the first one's orders."""
     account = locks.lock_account(account_id=account_id)

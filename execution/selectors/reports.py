@@ -37,6 +37,8 @@ __all__ = [
     "orders_page",
     "signals_with_order_counts",
     "signal_orders",
+    "signal_deliveries",
+    "DeliveryRow",
     "pnl_realtime",
 ]
 
@@ -369,3 +371,23 @@ def pnl_realtime(now: datetime | None = None) -> dict:
         "strategies": pnl_by_strategy(snapshot=snapshot),
         "totals": pnl_totals(snapshot=snapshot),
     }
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    account_id: int
+    account: object  # accounts.Account
+    state: str
+    reason: str
+    orders: list  # the (signal, account)'s orders, oldest first
+
+
+def signal_deliveries(*, signal_id: int) -> list[DeliveryRow]:
+    """Each mapped account's delivery of a signal with its orders, by account name (two queries)."""
+    from ..models import Delivery
+
+    orders: dict[int, list[Order]] = {}
+    for order in Order.objects.filter(signal_id=signal_id).order_by("id"):
+        orders.setdefault(order.account_id, []).append(order)
+    deliveries = Delivery.objects.filter(signal_id=signal_id).select_related("account").order_by("account__name")
+    return [DeliveryRow(d.account_id, d.account, d.state, d.reason, orders.get(d.account_id, [])) for d in deliveries]

@@ -8,7 +8,7 @@ from .mappings import mapping_save, mappings_total_allocation
 from .orders import execute_signal_for_account, execute_signal_for_accounts, place_order
 from .orders_state import order_transition
 from .positions import fill_record, mark_open_positions, mark_to_market
-from .signals import manual_signal_submit, order_expiry_reason, orders_not_decided, signal_submit
+from .signals import manual_signal_submit, signal_submit
 from .squareoff import flatten, intraday_square_off
 
 __all__ = [
@@ -32,8 +32,6 @@ __all__ = [
     "mappings_total_allocation",
     "mark_open_positions",
     "mark_to_market",
-    "order_expiry_reason",
-    "orders_not_decided",
     "order_transition",
     "place_order",
     "run_timeframe",

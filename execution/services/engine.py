@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from risk.selectors import engine_is_running
@@ -14,7 +13,6 @@ from strategies import services as strategy_services
 from strategies.models import Signal
 from strategies.selectors import active_strategies, market_data_source
 
-from .. import selectors
 from .signals import signal_submit
 
 logger = logging.getLogger(__name__)
@@ -78,9 +76,9 @@ class FanOut:
 
 
 def fan_out_targets(*, signal_id: int) -> FanOut:
-    """Where a signal goes (every enabled mapping of its strategy) and until when its orders may."""
+    """Where a signal goes (its pending deliveries, one per mapped account) and until when its orders may."""
+    from ..engine.delivery import deliveries_create, pending_account_ids, signal_deadline
+
     signal = Signal.objects.only("strategy_id", "created_at").get(pk=signal_id)
-    account_ids = list(
-        selectors.enabled_mappings_for_strategy(strategy_id=signal.strategy_id).values_list("account_id", flat=True)
-    )
-    return FanOut(account_ids, signal.created_at + timedelta(seconds=settings.SIGNAL_ORDER_TTL_SECONDS))
+    deliveries_create(signal=signal)  # a signal recorded without them (an earlier release's) gets them now
+    return FanOut(pending_account_ids(signal_id=signal_id), signal_deadline(signal))

@@ -7,12 +7,9 @@ account's row lock; the broker is called only after that commits, outside any tr
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
-
-from strategies.models import Signal
 
 from .. import selectors
 from ..brokers import (
@@ -26,7 +23,6 @@ from ..brokers import (
     broker_for,
 )
 from ..models import Order, OrderStatus
-from ..orders.decision import signal_decide
 from ..sql import ModelColumns
 from .orders_state import order_transition, order_transition_unsaved
 from .positions import fill_record
@@ -43,9 +39,12 @@ def _market_open() -> bool:
 
 
 def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order]:
-    """Turn a signal into this account's orders (once) and place them. Safe to run twice."""
+    """Decide the signal's delivery to this account (once) and place its orders. Safe to run twice:
+    a delivery already decided (or expired) places nothing."""
+    from ..engine.delivery import delivery_decide
+
     signal = selectors.signal_for_execution(signal_id=signal_id)
-    decided = signal_decide(signal=signal, account_id=account_id, market_open=_market_open())
+    decided = delivery_decide(signal=signal, account_id=account_id, market_open=_market_open())
     if decided.earlier:
         return []  # a redelivered message: the first delivery placed (or is placing) these orders
     return [_place_signal_order(order=o) if o.status == OrderStatus.PENDING else o for o in decided.orders]
@@ -53,23 +52,12 @@ def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order
 
 def execute_signal_for_accounts(*, signal_id: int, account_ids: list[int]) -> dict[int, list[Order] | Exception]:
     """One order message's accounts, side by side on the worker's order threads; each account's
-    orders, or the error that stopped that account alone.
-
-    Celery checks the message's expiry once, when it starts; an account that then waits for a free
-    order thread past SIGNAL_ORDER_TTL_SECONDS is not decided, and its risk event says why.
+    orders, or the error that stopped that account alone (its delivery stays pending, for the sweeper).
+    A delivery past the signal's TTL when its account's turn comes expires instead (``delivery_decide``).
     """
-    from django.conf import settings
-
     from ..order_threads import run_per_account
-    from .signals import order_expiry_reason, orders_not_decided
-
-    created_at = Signal.objects.values_list("created_at", flat=True).get(pk=signal_id)
-    deadline = created_at + timedelta(seconds=settings.SIGNAL_ORDER_TTL_SECONDS)
 
     def decide_and_place(account_id: int) -> list[Order]:
-        if timezone.now() > deadline:
-            orders_not_decided(signal_id=signal_id, account_ids=[account_id], why=order_expiry_reason())
-            return []
         return execute_signal_for_account(signal_id=signal_id, account_id=account_id)
 
     return run_per_account(decide_and_place, account_ids, what=f"Signal {signal_id}'s orders")

@@ -124,6 +124,24 @@ def ensure_beat_schedules() -> list[str]:
     )
     if was_created:
         created.append(name)
+    # Deliveries a lost message left pending are sent again, and expired past their TTL. It decides
+    # nothing an entry limit would not refuse, so an emergency stop leaves it running too.
+    sweep_every, _ = IntervalSchedule.objects.get_or_create(
+        every=settings.DELIVERY_SWEEP_SECONDS, period=IntervalSchedule.SECONDS
+    )
+    name = f"{SCHEDULE_PREFIX}sweep deliveries"
+    _, was_created = PeriodicTask.objects.get_or_create(
+        name=name,
+        defaults={
+            "task": "execution.tasks.sweep_deliveries",
+            "interval": sweep_every,
+            "expire_seconds": settings.DELIVERY_SWEEP_SECONDS,
+            "description": "Send again every signal delivery still pending after DELIVERY_GRACE_SECONDS; expire "
+            "those past the signal's TTL with their reason.",
+        },
+    )
+    if was_created:
+        created.append(name)
     return created
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -28,7 +27,8 @@ def signal_submit(
     data_source: str = "",
     note: str = "",
 ) -> tuple[Signal, bool]:
-    """Record the signal once and, if it is new, fan it out to every mapped account after commit."""
+    """Record the signal once and, if it is new, a pending delivery per mapped account in the same
+    transaction; after commit a Celery message nudges them (the sweeper covers a lost one)."""
     with transaction.atomic():
         signal, created = strategy_services.signal_record(
             strategy=strategy,
@@ -42,10 +42,12 @@ def signal_submit(
             note=note,
         )
         if created:
-            from ..tasks import fan_out_signal
+            from ..engine.delivery import deliveries_create, deliveries_nudge
 
+            # The deliveries commit with the signal; the message after commit only nudges them.
+            deliveries_create(signal=signal)
             signal_id = signal.id
-            transaction.on_commit(lambda: fan_out_signal.delay(signal_id))
+            transaction.on_commit(lambda: deliveries_nudge(signal_id=signal_id))
     return signal, created
 
 
@@ -89,49 +91,3 @@ def manual_signal_submit(
         note=note,
     )
     return signal
-
-
-def orders_not_decided(*, signal_id: int, account_ids: Sequence[int], why: str) -> None:
-    """Leave a visible trace for each account that got no order for the signal, saying ``why``.
-
-    An order message can end without deciding its accounts' orders: it reached a worker after
-    ``SIGNAL_ORDER_TTL_SECONDS`` (a backlog, or a redelivery after a worker died holding it), an
-    account waited that long for an order thread, or the worker running it was lost. The risk
-    events say so. An account that did get its orders (an earlier delivery) is left alone, and one
-    deleted meanwhile is only logged.
-    """
-    from accounts.models import Account
-    from risk.models import RiskEventKind
-    from risk.services import risk_event_record
-
-    from ..models import Order
-
-    signal = Signal.objects.select_related("strategy", "instrument").get(pk=signal_id)
-    decided = set(
-        Order.objects.filter(signal_id=signal_id, account_id__in=account_ids).values_list("account_id", flat=True)
-    )
-    accounts = Account.objects.in_bulk([a for a in account_ids if a not in decided])
-    for account_id in account_ids:
-        if account_id in decided:
-            continue
-        account = accounts.get(account_id)
-        if account is None:
-            logger.warning("signal %s: account %s got no order and no longer exists", signal_id, account_id)
-            continue
-        risk_event_record(
-            kind=RiskEventKind.ORDER_EXPIRED,
-            account=account,
-            strategy=signal.strategy,
-            message=f"No order on {account} for {signal}: {why}",
-        )
-        logger.warning("signal %s: no order for account %s: %s", signal_id, account_id, why)
-
-
-def order_expiry_reason() -> str:
-    """Why an account's order expired unsent, in the risk event's words."""
-    from django.conf import settings
-
-    return (
-        f"its order was not decided within {settings.SIGNAL_ORDER_TTL_SECONDS} s of the signal (the order "
-        "message reached a worker late, or waited for a free order thread) and expired unsent."
-    )

@@ -123,9 +123,7 @@ def test_concurrent_entries_in_one_instrument_open_one_position(engine_running, 
     # Sized by risk (2% of a 100% allocation over a stop 2% away is the whole allocation ... at 0.5%
     # risk it is a quarter of it): several such entries would fit the allocation, only one is meant.
     account = AccountFactory(capital=Decimal("100000"), max_open_positions=5)
-    MappingFactory(
-        account=account, strategy=strategy, allocation_pct=Decimal("100"), risk_per_trade_pct=Decimal("0.5")
-    )
+    MappingFactory(account=account, strategy=strategy, allocation_pct=Decimal("100"), risk_per_trade_pct=Decimal("0.5"))
 
     deliver_at_once(racing_signals(strategy, instrument, [1] * RACERS), account)
 

@@ -39,7 +39,6 @@ def test_unrealised_pnl_follows_the_sign_of_the_position():
     assert unrealised_pnl(LedgerState(-10, Decimal("100")), Decimal("101.5")) == Decimal("-15.00")
 
 
-
 def test_tags_are_kite_compatible_and_distinct_per_signal_account_and_leg():
     tags = {
         signal_order_tag(signal_id=s, account_id=a, leg=leg)

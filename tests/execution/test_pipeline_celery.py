@@ -6,8 +6,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from execution.models import Fill, Order, OrderStatus, Position
-from execution.tasks import execute_signal_for_account, execute_signal_for_accounts, fan_out_signal, run_timeframe
+from execution.models import DeliveryState, Fill, Order, OrderStatus, Position
+from execution.tasks import (
+    execute_signal_for_account,
+    execute_signal_for_accounts,
+    fan_out_signal,
+    run_timeframe,
+    sweep_deliveries,
+)
 from risk.models import RiskEvent, RiskEventKind
 from strategies.models import Signal
 from tests.conftest import wait_for
@@ -167,11 +173,16 @@ def test_a_signal_older_than_its_order_ttl_sends_nothing(celery_worker, demo_boo
     wait_for(lambda: Order.objects.filter(signal=fresh, status=OrderStatus.COMPLETE).count() == 3)
     wait_for(lambda: not _queued_messages(), timeout=30)
     assert not Order.objects.filter(signal=stale).exists()
-    # Each account's missing order is explained in the risk events.
+    # The stale signal's messages expired unsent; the sweeper expires its deliveries with the reason.
+    sweep_deliveries.delay()
+    wait_for(lambda: stale.deliveries.filter(state=DeliveryState.EXPIRED).count() == len(accounts))
+    assert all("Expired unsent" in d.reason for d in stale.deliveries.all())
+    assert fresh.deliveries.filter(state=DeliveryState.ORDERED).count() == len(accounts)
+    # Each account's missing order is explained in the risk events too.
     expired = RiskEvent.objects.filter(kind=RiskEventKind.ORDER_EXPIRED)
     wait_for(lambda: expired.count() == len(accounts))
     assert {e.account_id for e in expired} == {a.id for a in accounts}
-    assert all("expired unsent" in e.message and e.strategy_id == strategy.id for e in expired)
+    assert all("Expired unsent" in e.message and e.strategy_id == strategy.id for e in expired)
 
 
 def _queued_messages() -> int:

@@ -228,5 +228,9 @@ def _last_prices() -> list[tuple[str, Decimal]]:
 @viewer_required
 def signal_detail(request: HttpRequest, signal_id: int) -> HttpResponse:
     signal = get_object_or_404(Signal.objects.select_related("strategy", "instrument"), pk=signal_id)
-    context = {"signal": signal, "orders": execution_selectors.signal_orders(signal_id=signal.id)}
+    context = {
+        "signal": signal,
+        "orders": execution_selectors.signal_orders(signal_id=signal.id),
+        "deliveries": execution_selectors.signal_deliveries(signal_id=signal.id),
+    }
     return _live(request, "dashboard/signal_detail.html", "dashboard/partials/signal_orders_live.html", context)

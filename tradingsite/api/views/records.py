@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from execution.models import Fill, Order, Position
-from execution.serializers import FillSerializer, OrderSerializer, PositionSerializer
+from execution.serializers import FillSerializer, OrderSerializer, PositionSerializer, SignalDeliveriesSerializer
 from risk.models import RiskDecisionRecord
 from risk.serializers import RiskDecisionSerializer
 from strategies.models import Signal
@@ -56,6 +56,10 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = SignalSerializer
     filterset_class = SignalFilter
     lookup_value_regex = "[0-9]+"
+
+    def get_serializer_class(self):
+        # One signal comes with each mapped account's delivery: its state, its orders and why.
+        return SignalDeliveriesSerializer if self.action == "retrieve" else SignalSerializer
 
 
 @_read_only("risk", "pre-trade risk decisions, approved or not, with each check's result")

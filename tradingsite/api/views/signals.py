@@ -7,9 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from execution.serializers import ManualSignalSerializer
+from execution.serializers import ManualSignalSerializer, SignalDeliveriesSerializer
 from execution.services import manual_signal_submit
-from strategies.serializers import SignalSerializer
 
 
 class ManualSignalView(APIView):
@@ -17,10 +16,12 @@ class ManualSignalView(APIView):
         tags=["signals"],
         summary="Send a manual signal to every account mapped to the strategy",
         description="Priced at the instrument's last traded price and fanned out like a strategy's own "
-        "signal: sized per account, risk-checked, then placed. Entries need `stop_price`. The orders "
-        "appear under `/api/orders?signal=<id>`.",
+        "signal: sized per account, risk-checked, then placed. Entries need `stop_price`. The answer "
+        "lists one pending delivery per mapped account; `GET /api/signals/<id>` shows how each ended "
+        "(ordered, refused, nothing_to_do or expired) with its orders and reason. The signal and its "
+        "deliveries are recorded before the answer, even when the queue (Redis) is down.",
         request=ManualSignalSerializer,
-        responses={201: SignalSerializer},
+        responses={201: SignalDeliveriesSerializer},
     )
     def post(self, request):
         params = ManualSignalSerializer(data=request.data)
@@ -31,4 +32,4 @@ class ManualSignalView(APIView):
             # The service's own refusals name their field (the stop's side); the others are about the
             # instrument (e.g. no last price for it).
             raise serializers.ValidationError({getattr(exc, "field", "instrument"): [str(exc)]})
-        return Response(SignalSerializer(signal).data, status=status.HTTP_201_CREATED)
+        return Response(SignalDeliveriesSerializer(signal).data, status=status.HTTP_201_CREATED)
