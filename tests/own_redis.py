@@ -69,8 +69,7 @@ def celery_app_on(url: str) -> Iterator[None]:
     saved = app.conf.broker_url, app.conf.broker_transport_options
 
     def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # Forget the cached pools (never close them: kombu's registry shares them with later tests).
         app._pool = None
         app.amqp._producer_pool = None
 
