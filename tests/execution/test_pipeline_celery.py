@@ -191,4 +191,12 @@ def _queued_messages() -> int:
 
     client = redis.Redis.from_url(settings.REDIS_URL)
     prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-    return sum(client.llen(prefix + q) for q in ("default", "orders"))
+    queued = sum(client.llen(prefix + q) for q in ("default", "orders"))
+    if queued:
+        return queued
+    # Tasks are acknowledged when they start: the worker may still hold or run what left the queues.
+    from tradingsite.celery import app
+
+    inspect = app.control.inspect(timeout=1)
+    held = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
+    return sum(len(tasks) for tasks in held)
