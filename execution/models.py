@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -367,3 +368,39 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"signal {self.signal_id} on account {self.account_id}: {self.state}"
+
+
+class OperationKind(models.TextChoices):
+    EMERGENCY_STOP = "emergency_stop", "Emergency stop"
+
+
+class OperationState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Operation(models.Model):
+    """A long operator action (the emergency stop's cancels and exits) running as a task: what it
+    started at once, its state, and what it did. The request that started it returns at once with
+    this row's status link."""
+
+    kind = models.CharField(max_length=20, choices=OperationKind.choices)
+    state = models.CharField(max_length=10, choices=OperationState.choices, default=OperationState.QUEUED)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=200)
+    started = models.TextField(help_text="What took effect at once, before the task.")
+    summary = models.TextField(blank=True, help_text="What the task did.")
+    report = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    running_since = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}: {self.state}"

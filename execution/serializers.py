@@ -272,15 +272,6 @@ class FlattenReportSerializer(serializers.Serializer):
         return [order.id for order in report.failed_exits]
 
 
-class EmergencyStopReportSerializer(serializers.Serializer):
-    summary = serializers.CharField()
-    stopped_at = serializers.DateTimeField()
-    reason = serializers.CharField()
-    was_already_active = serializers.BooleanField(help_text="The kill switch was already on (a repeated stop).")
-    schedules_disabled = serializers.IntegerField(help_text="Beat schedules that evaluate strategies, switched off.")
-    flatten = FlattenReportSerializer()
-
-
 class FlattenRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, help_text="Why, for the audit log.")
 
@@ -323,3 +314,15 @@ class SignalDeliveriesSerializer(SignalSerializer):
             }
             for row in signal_deliveries(signal_id=signal.id)
         ]
+
+
+class OperationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    state = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    reason = serializers.CharField()
+    started = serializers.CharField(help_text="What took effect at once, before the task.")
+    summary = serializers.CharField(help_text="What the task did (once done).")
+    report = serializers.JSONField(help_text="Order ids: cancelled, exit_orders, failed_exits; why others were not.")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)

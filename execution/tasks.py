@@ -93,12 +93,11 @@ def intraday_square_off() -> dict:
 
 
 @shared_task(ignore_result=True)
-def emergency_stop(reason: str, actor_id: int | None = None) -> str:
-    """The emergency stop in a worker, for callers that must not wait for every broker call."""
-    from django.contrib.auth import get_user_model
+def run_operation(operation_id: int) -> str:
+    """An operator's long action (the emergency stop's cancels and exits), once; its row holds the status."""
+    from .operations.emergency import operation_run
 
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    return services.emergency_stop(actor=actor, reason=reason).summary
+    return operation_run(operation_id=operation_id).state
 
 
 # --- Kite order updates: resolution of UNKNOWN orders, fills after postbacks, reconciliation --------

@@ -23,7 +23,13 @@ class EngineCommandSerializer(serializers.Serializer):
 
 
 class EmergencyStopSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=200, help_text="Why the operator stopped everything, for the audit log.")
+    reason = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Why the operator stopped everything, for the audit log. Optional: by default it says who "
+        "pressed it and from where.",
+    )
 
 
 class KillSwitchResetSerializer(serializers.Serializer):

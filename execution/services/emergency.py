@@ -1,7 +1,8 @@
 """Emergency stop, kill-switch reset, strategy stop and account flatten: the operator's big buttons.
 
-The API, the dashboard and the ``emergency_stop`` command all call these; each records who did
-it and when in the risk audit log, and each is safe to call twice.
+The ``emergency_stop`` command calls ``emergency_stop`` here and waits for it; the API and the
+dashboard start the same stop as a task (``execution.operations.emergency``) and answer at once. Each
+records who did it and when in the risk audit log, and each is safe to call twice.
 """
 
 from __future__ import annotations

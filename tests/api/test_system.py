@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import AccountStatus
-from execution.models import Position
+from execution.models import Order, Position
 from risk.models import EngineState, RiskEvent, RiskEventKind
 from risk.selectors import engine_state
 from strategies.selectors import market_data_source
@@ -70,18 +70,23 @@ def test_emergency_stop_flattens_every_position_and_blocks_a_restart(
         )
     assert Position.objects.exclude(quantity=0).count() == 2, "both accounts hold INFY"
 
-    response = staff.post("/api/system/emergency-stop", {"reason": "exchange glitch"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs in-process (eager_tasks)
+        response = staff.post("/api/system/emergency-stop", {"reason": "exchange glitch"}, format="json")
 
-    assert response.status_code == 200, response.json()
-    report, status = response.json()["report"], response.json()["status"]
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    status = body["status"]
     assert status["engine"]["kill_switch"] is True and status["engine"]["running"] is False
-    assert status["open_positions"] == 0
-    assert {(o["account_name"], o["leg"], o["side"], o["status"]) for o in report["flatten"]["exit_orders"]} == {
+    assert "Kill switch on" in body["operation"]["started"]
+    operation = staff.get(body["status_url"]).json()
+    assert operation["state"] == "done", operation
+    exits = Order.objects.filter(pk__in=operation["report"]["exit_orders"]).select_related("account")
+    assert {(o.account.name, o.leg, o.side, o.status) for o in exits} == {
         ("Asha", "exit", "SELL", "COMPLETE"),
         ("Bharat", "exit", "SELL", "COMPLETE"),
     }
-    assert report["flatten"]["failed_exits"] == []
-    assert "exchange glitch" in report["reason"]
+    assert operation["report"]["failed_exits"] == []
+    assert operation["reason"] == "exchange glitch"
     assert not Position.objects.exclude(quantity=0).exists()
     assert RiskEvent.objects.filter(kind=RiskEventKind.EMERGENCY_STOP, actor=staff_user).exists()
 
@@ -95,8 +100,11 @@ def test_emergency_stop_flattens_every_position_and_blocks_a_restart(
     assert staff.post("/api/system/start", {}, format="json").json()["engine"]["running"] is True
 
 
-def test_emergency_stop_needs_a_reason(staff):
-    response = staff.post("/api/system/emergency-stop", {}, format="json")
-    assert response.status_code == 400
-    assert "reason" in error_of(response)["fields"]
-    assert engine_state().kill_switch is False
+def test_an_emergency_stop_with_an_empty_body_says_who_pressed_it_and_from_where(staff, staff_user):
+    response = staff.post("/api/system/emergency-stop")  # no body at all
+
+    assert response.status_code == 202, response.content
+    assert engine_state().kill_switch is True
+    reason = response.json()["operation"]["reason"]
+    assert reason == f"Emergency stop by {staff_user} from the API (127.0.0.1)"
+    assert RiskEvent.objects.filter(kind=RiskEventKind.EMERGENCY_STOP, message=reason, actor=staff_user).exists()

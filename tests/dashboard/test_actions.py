@@ -171,3 +171,11 @@ def test_emergency_stop_trips_the_kill_switch_and_blocks_a_restart(staff_client)
     assert not engine_state().kill_switch and not engine_state().running
     staff_client.post(reverse("dashboard:engine-start"))
     assert engine_state().running
+
+
+def test_the_emergency_button_with_no_reason_records_who_pressed_it_and_from_where(staff_client):
+    staff_client.post(reverse("dashboard:emergency-stop"), {"next": "/"})
+
+    event = RiskEvent.objects.get(kind=RiskEventKind.EMERGENCY_STOP)
+    assert event.message == f"Emergency stop by {event.actor} from the dashboard (127.0.0.1)"
+    assert engine_state().kill_switch

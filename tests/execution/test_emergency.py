@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from execution.brokers import PlaceResult
@@ -276,10 +276,10 @@ def test_the_commands(book):
     out = StringIO()
     call_command("emergency_stop", "--reason", "drill", stdout=out)
     assert "kill switch on" in out.getvalue() and "3 exit order(s) sent" in out.getvalue()
-    assert "(from the command line)" in RiskEvent.objects.get(kind=RiskEventKind.EMERGENCY_STOP).message
+    assert "drill (from the command line (" in RiskEvent.objects.get(kind=RiskEventKind.EMERGENCY_STOP).message
     assert not Position.objects.exclude(quantity=0).exists()
-    with pytest.raises(CommandError):
-        call_command("emergency_stop", "--reason", " ")
+    call_command("emergency_stop", stdout=out)  # no reason: the log says from where
+    assert RiskEvent.objects.filter(message__startswith="Emergency stop from the command line (").exists()
 
     call_command("kill_switch_reset", "--reason", "drill over", stdout=out)
     assert not EngineState.objects.get().kill_switch

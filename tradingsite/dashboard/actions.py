@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 
 from accounts.models import Account
 from execution import services as execution_services
+from execution.operations.emergency import emergency_stop_start
 from risk import services as risk_services
 
 from .access import safe_next, staff_action
@@ -45,11 +46,14 @@ def engine_stop(request: HttpRequest) -> HttpResponse:
 @staff_action
 def emergency_stop(request: HttpRequest) -> HttpResponse:
     form = EmergencyStopForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else "Emergency stop from the dashboard"
-    report = execution_services.emergency_stop(actor=request.user, reason=reason)
-    # Said as it is: refused exits leave positions open, and the operator must see that at once.
-    level = messages.error if report.flatten.failed_exits or report.flatten.not_cancelled else messages.warning
-    level(request, f"{report.summary} Watch the positions go flat.")
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    origin = f"the dashboard ({request.META.get('REMOTE_ADDR') or 'an unknown address'})"
+    operation = emergency_stop_start(actor=request.user, reason=reason, origin=origin)
+    messages.warning(
+        request,
+        f"Emergency stop #{operation.id}: {operation.started} Watch the positions go flat; its report is under "
+        f"/api/system/operations/{operation.id}.",
+    )
     return redirect(safe_next(request))
 
 

@@ -52,7 +52,8 @@ class ManualSignalForm(forms.Form):
 
 
 class EmergencyStopForm(forms.Form):
-    reason = forms.CharField(max_length=200, initial="Emergency stop from the dashboard")
+    # Optional: by default the audit log says who pressed it and from where.
+    reason = forms.CharField(max_length=200, required=False)
 
 
 class ReasonForm(forms.Form):

@@ -1,5 +1,9 @@
-from django.core.management.base import BaseCommand, CommandError
+import getpass
+import socket
 
+from django.core.management.base import BaseCommand
+
+from execution.operations.emergency import default_reason
 from execution.services.emergency import emergency_stop
 
 
@@ -10,12 +14,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--reason", required=True, help="Why; recorded in the risk log with the time")
+        parser.add_argument(
+            "--reason", default="", help="Why; recorded in the risk log with the time (default: who, from where)"
+        )
 
     def handle(self, *args, reason, **options):
-        if not reason.strip():
-            raise CommandError("--reason must say why the emergency stop is pressed.")
-        report = emergency_stop(reason=f"{reason.strip()} (from the command line)")
+        origin = f"the command line ({getpass.getuser()}@{socket.gethostname()})"
+        reason = f"{reason.strip()} (from {origin})" if reason.strip() else default_reason(actor=None, origin=origin)
+        report = emergency_stop(reason=reason)
         self.stdout.write(report.summary)
         for order in report.flatten.exit_orders:
             self.stdout.write(

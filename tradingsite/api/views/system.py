@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -10,8 +12,10 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_state_counts
 from execution import selectors as execution_selectors
-from execution.serializers import EmergencyStopReportSerializer
-from execution.services.emergency import emergency_stop, kill_switch_reset
+from execution.models import Operation
+from execution.operations.emergency import emergency_stop_start
+from execution.serializers import OperationSerializer
+from execution.services.emergency import kill_switch_reset
 from risk import services as risk_services
 from risk.selectors import engine_state
 from risk.serializers import (
@@ -120,28 +124,58 @@ class SystemStopView(APIView):
 
 
 EmergencyStopResponse = inline_serializer(
-    "EmergencyStopResult",
-    fields={"report": EmergencyStopReportSerializer(), "status": SystemStatusSerializer},
+    "EmergencyStopStarted",
+    fields={
+        "operation": OperationSerializer(),
+        "status_url": serializers.CharField(help_text="Poll it: the operation's state and, once done, its report."),
+        "status": SystemStatusSerializer,
+    },
 )
+
+
+def _client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR") or "an unknown address"
 
 
 class EmergencyStopView(APIView):
     @extend_schema(
         tags=["system"],
-        summary="Emergency stop: kill switch, cancel open orders, square off every position",
-        description="Trips the global kill switch and stops the engine (no new entry passes the risk "
-        "checks, and the engine cannot be started until the kill switch is reset), disables the "
-        "strategy schedules, cancels every open order and sends a MARKET exit for every position the "
-        "system holds, on every account. Safe to repeat: a second call retries only refused exits. "
-        "Check `report.failed_exits`: those positions are still open.",
+        summary="Emergency stop: kill switch, then cancel open orders and square off every position",
+        description="At once: trips the global kill switch and stops the engine (no new entry passes the "
+        "risk checks, and the engine cannot be started until the kill switch is reset) and disables the "
+        "strategy schedules. Then, in a task: cancels every open order and sends a MARKET exit for every "
+        "position the system holds, on every account. Answers 202 with the operation and its status link "
+        "right away; the body may be empty (the reason then says who pressed it and from where). Safe to "
+        "repeat: a second call retries only refused exits.",
         request=EmergencyStopSerializer,
-        responses=EmergencyStopResponse,
+        responses={202: EmergencyStopResponse},
     )
     def post(self, request):
-        params = EmergencyStopSerializer(data=request.data)
+        params = EmergencyStopSerializer(data=request.data or {})
         params.is_valid(raise_exception=True)
-        report = emergency_stop(actor=request.user, reason=params.validated_data["reason"])
-        return Response({"report": EmergencyStopReportSerializer(report).data, "status": system_status()})
+        operation = emergency_stop_start(
+            actor=request.user,
+            reason=params.validated_data.get("reason", ""),
+            origin=f"the API ({_client_address(request)})",
+        )
+        return Response(
+            {
+                "operation": OperationSerializer(operation).data,
+                "status_url": request.build_absolute_uri(reverse("api:system-operation", args=[operation.id])),
+                "status": system_status(),
+            },
+            status=202,
+        )
+
+
+class OperationView(APIView):
+    @extend_schema(
+        tags=["system"],
+        summary="An operation's state (an emergency stop's cancels and exits) and, once done, its report",
+        responses={200: OperationSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request, operation_id: int):
+        return Response(OperationSerializer(get_object_or_404(Operation, pk=operation_id)).data)
 
 
 class KillSwitchResetView(APIView):
