@@ -196,3 +196,63 @@ def account_book(*, account_id: int, signal_id: int | None = None, now: datetime
         orders_last_minute=last_minute,
         has_signal_orders=has_signal_orders,
     )
+
+
+# Many accounts' books at once, for the pages and checks that show or watch every account (the risk
+# page, the daily-loss check): the same figures, three statements whatever the number of accounts.
+_MANY_POSITIONS_SQL = """
+SELECT account_id, strategy_id, instrument_id, product, quantity, average_price, last_price, unrealised_pnl
+FROM execution_position WHERE quantity <> 0{accounts}
+"""
+_MANY_WORKING_SQL = """
+SELECT account_id, strategy_id, instrument_id, product, leg, side, quantity, filled_quantity, reference_price
+FROM execution_order WHERE status IN ({working}){accounts}
+""".format(working=", ".join(["%s"] * len(WORKING_STATUSES)), accounts="{accounts}")
+_MANY_REALISED_SQL = """
+SELECT account_id, SUM(realised_pnl) FROM execution_fill WHERE filled_at >= %s{accounts} GROUP BY account_id
+"""
+
+
+def account_books(*, account_ids: list[int] | None = None, now: datetime | None = None) -> dict[int, AccountBook]:
+    """The book of each account asked for (every account with anything in it, if None); an account
+    with nothing held, working or realised today gets an empty book."""
+    now = now or timezone.now()
+    where, params = "", []
+    if account_ids is not None:
+        if not account_ids:
+            return {}
+        where = " AND account_id IN ({})".format(", ".join(["%s"] * len(account_ids)))
+        params = list(account_ids)
+    positions: dict[int, list[BookPosition]] = {}
+    working: dict[int, list[WorkingOrder]] = {}
+    realised: dict[int, Decimal] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_MANY_POSITIONS_SQL.format(accounts=where), params)
+        for aid, sid, iid, product, quantity, average, last, unrealised in cursor.fetchall():
+            positions.setdefault(aid, []).append(
+                BookPosition(
+                    sid,
+                    iid,
+                    product,
+                    quantity,
+                    decimal_from_db(average, 4),
+                    decimal_from_db(last, 4, default=None),
+                    decimal_from_db(unrealised, 2),
+                )
+            )
+        cursor.execute(_MANY_WORKING_SQL.format(accounts=where), [*WORKING_STATUSES, *params])
+        for aid, sid, iid, product, leg, side, qty, filled, price in cursor.fetchall():
+            working.setdefault(aid, []).append(
+                WorkingOrder(sid, iid, product, leg, side, max(qty - filled, 0), decimal_from_db(price, 4))
+            )
+        cursor.execute(_MANY_REALISED_SQL.format(accounts=where), [datetime_to_db(market_today_start(now)), *params])
+        realised = {aid: decimal_from_db(total, 2) for aid, total in cursor.fetchall()}
+    ids = account_ids if account_ids is not None else sorted({*positions, *working, *realised})
+    return {
+        aid: AccountBook(
+            positions=tuple(positions.get(aid, ())),
+            working=tuple(working.get(aid, ())),
+            realised_today=realised.get(aid, ZERO),
+        )
+        for aid in ids
+    }

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
 
 from django.db import connection
-from django.db.models import Count, F, QuerySet, Sum
-from django.db.models.functions import Abs
+from django.db.models import QuerySet
 
 from strategies.models import Instrument, Signal, Strategy
 
-from ..models import AccountStrategy, Fill, Order, Position
+from ..models import AccountStrategy, Order, Position
 
 # The account book defines "today" and every figure of an account.
-from ..orders.book import ZERO, market_today_start
+from ..orders.book import market_today_start
 from ..sql import ModelColumns
 
 __all__ = [
@@ -23,7 +21,6 @@ __all__ = [
     "enabled_mappings_for_strategy",
     "open_positions",
     "account_orders",
-    "pnl_by_account",
 ]
 
 
@@ -74,38 +71,3 @@ def open_positions(*, account_id: int | None = None) -> QuerySet[Position]:
 
 def account_orders(*, account_id: int) -> QuerySet[Order]:
     return Order.objects.filter(account_id=account_id).select_related("instrument", "strategy")
-
-
-def pnl_by_account(now: datetime | None = None) -> list[dict]:
-    """Per account: realised today, unrealised now, total, and open position count."""
-    start = market_today_start(now)
-    realised = dict(
-        Fill.objects.filter(filled_at__gte=start)
-        .values("account")
-        .annotate(t=Sum("realised_pnl"))
-        .values_list("account", "t")
-    )
-    unrealised = {
-        row["account"]: row
-        for row in Position.objects.exclude(quantity=0)
-        .values("account")
-        .annotate(u=Sum("unrealised_pnl"), n=Count("id"), exposure=Sum(Abs(F("quantity")) * F("average_price")))
-    }
-    from accounts.models import Account
-
-    rows = []
-    for account in Account.objects.order_by("name"):
-        r = realised.get(account.id) or ZERO
-        u_row = unrealised.get(account.id, {})
-        u = u_row.get("u") or ZERO
-        rows.append(
-            {
-                "account_id": account.id,
-                "account": account.name,
-                "realised": r,
-                "unrealised": u,
-                "total": r + u,
-                "open_positions": u_row.get("n", 0),
-            }
-        )
-    return rows

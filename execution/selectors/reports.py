@@ -20,7 +20,7 @@ from accounts.models import Account
 from strategies.models import Signal, Strategy
 
 from ..models import AccountStrategy, EquityResolution, EquitySnapshot, Fill, Order, OrderStatus, Position
-from .core import ZERO, market_today_start
+from ..orders.book import ZERO, market_today_start
 
 __all__ = [
     "PnlSnapshot",

@@ -14,17 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, Q, Sum, Window
-from django.db.models.functions import Abs, Coalesce, RowNumber
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
 from risk.models import EngineState, RiskDecisionRecord
 from risk.selectors import HALT_OPERATOR, halt_kinds
 
-from ..models import Order, OrderStatus, Position
-from ..orders.book import WORKING_STATUSES as IN_FLIGHT_STATUSES
-from ..orders.book import ZERO, market_today_start
-from .core import pnl_by_account
+from ..models import Order, OrderStatus
+from ..orders.book import ZERO, account_books, market_today_start
 
 __all__ = ["AccountRiskUsage", "RejectedDecision", "account_risk_usage"]
 
@@ -121,8 +119,7 @@ def account_risk_usage(*, account_id: int | None = None, now: datetime | None = 
         return []
     ids = [a.id for a in accounts]
     engine = EngineState.objects.filter(pk=EngineState.SINGLETON_ID).first()
-    pnl = {row["account_id"]: row for row in pnl_by_account(now)}
-    exposure, instruments = _exposure_and_instruments(ids)
+    books = account_books(account_ids=ids, now=now)  # P&L, exposure and positions as orders see them
     orders = {
         row["account_id"]: row
         for row in Order.objects.filter(account_id__in=ids, created_at__gte=today)
@@ -140,10 +137,10 @@ def account_risk_usage(*, account_id: int | None = None, now: datetime | None = 
 
     rows = []
     for account in accounts:
-        money = pnl.get(account.id) or {"realised": ZERO, "unrealised": ZERO, "total": ZERO}
-        loss_used = max(-money["total"], ZERO)
+        book = books[account.id]
+        loss_used = max(-book.daily_pnl, ZERO)
         allocated = (account.capital * account.allocated_pct / 100).quantize(_CENT)
-        account_exposure = exposure.get(account.id, ZERO).quantize(_CENT)
+        account_exposure = book.total_exposure.quantize(_CENT)
         halted = account.status == AccountStatus.HALTED
         rows.append(
             AccountRiskUsage(
@@ -158,9 +155,9 @@ def account_risk_usage(*, account_id: int | None = None, now: datetime | None = 
                 logged_in=account.is_logged_in and account.status != AccountStatus.NEEDS_LOGIN,
                 engine_running=bool(engine and engine.running),
                 global_kill_switch=bool(engine and engine.kill_switch),
-                realised_pnl=money["realised"],
-                unrealised_pnl=money["unrealised"],
-                daily_pnl=money["total"],
+                realised_pnl=book.realised_today,
+                unrealised_pnl=book.unrealised_pnl,
+                daily_pnl=book.daily_pnl,
                 daily_loss_limit=account.daily_loss_limit,
                 loss_used=loss_used,
                 loss_used_pct=_pct(loss_used, account.daily_loss_limit),
@@ -170,7 +167,7 @@ def account_risk_usage(*, account_id: int | None = None, now: datetime | None = 
                 allocated_capital=allocated,
                 open_exposure=account_exposure,
                 exposure_pct=_pct(account_exposure, allocated) if allocated else None,
-                open_positions=len(instruments.get(account.id, ())),
+                open_positions=len(book.open_instruments),
                 max_open_positions=account.max_open_positions,
                 orders_today=orders.get(account.id, {}).get("sent", 0),
                 refused_today=refused.get(account.id, 0),
@@ -178,27 +175,6 @@ def account_risk_usage(*, account_id: int | None = None, now: datetime | None = 
             )
         )
     return rows
-
-
-def _exposure_and_instruments(ids: list[int]) -> tuple[dict[int, Decimal], dict[int, set[int]]]:
-    """Open positions at their mark plus the unfilled part of in-flight entries (two queries)."""
-    exposure: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    instruments: dict[int, set[int]] = defaultdict(set)
-    held = (
-        Position.objects.filter(account_id__in=ids)
-        .exclude(quantity=0)
-        .values("account_id", "instrument_id")
-        .annotate(value=Sum(Abs(F("quantity")) * Coalesce("last_price", "average_price"), output_field=_MONEY))
-    )
-    in_flight = (
-        Order.objects.filter(account_id__in=ids, leg="entry", status__in=IN_FLIGHT_STATUSES)
-        .values("account_id", "instrument_id")
-        .annotate(value=Sum((F("quantity") - F("filled_quantity")) * F("reference_price"), output_field=_MONEY))
-    )
-    for row in [*held, *in_flight]:
-        exposure[row["account_id"]] += max(row["value"] or ZERO, ZERO)
-        instruments[row["account_id"]].add(row["instrument_id"])
-    return exposure, instruments
 
 
 def _last_rejections(ids: list[int], *, since: datetime) -> dict[int, list[RejectedDecision]]:

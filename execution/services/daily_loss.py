@@ -15,7 +15,7 @@ from risk import services as risk_services
 from risk.models import RiskEventKind
 from risk.sizing import format_inr
 
-from .. import selectors
+from ..orders.book import account_books
 from .equity import equity_snapshots_record
 from .positions import mark_open_positions
 from .squareoff import REASON_DAILY_LOSS, FlattenReport, flatten
@@ -59,10 +59,11 @@ def daily_loss_enforce(*, now: datetime | None = None) -> list[DailyLossBreach]:
     A halted account takes no new entries until an operator resumes it or the next trading day
     begins (``risk.services.daily_loss_halts_lift``); exits stay possible throughout.
     """
-    pnl = {row["account_id"]: row["total"] for row in selectors.pnl_by_account(now)}
+    accounts = list(Account.objects.filter(status=AccountStatus.ACTIVE))
+    books = account_books(account_ids=[a.id for a in accounts], now=now)  # today's P&L, as orders see it
     breaches = []
-    for account in Account.objects.filter(status=AccountStatus.ACTIVE):
-        today = pnl.get(account.id, Decimal("0"))
+    for account in accounts:
+        today = books[account.id].daily_pnl
         if today > -account.daily_loss_limit:
             continue
         reason = (
