@@ -372,6 +372,8 @@ class Delivery(models.Model):
 
 class OperationKind(models.TextChoices):
     EMERGENCY_STOP = "emergency_stop", "Emergency stop"
+    ACCOUNT_FLATTEN = "account_flatten", "Account flatten"
+    STRATEGY_STOP = "strategy_stop", "Strategy stop"
 
 
 class OperationState(models.TextChoices):
@@ -392,6 +394,11 @@ class Operation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reason = models.CharField(max_length=200)
+    # The scope: one account (flatten), one strategy (strategy stop), or everything (neither).
+    account = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     started = models.TextField(help_text="What took effect at once, before the task.")
     summary = models.TextField(blank=True, help_text="What the task did.")
     report = models.JSONField(default=dict, blank=True)

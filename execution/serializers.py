@@ -252,26 +252,6 @@ class PnlRealtimeSerializer(serializers.Serializer):
 # --- emergency stop, strategy stop, account flatten -----------------------------------------
 
 
-class FlattenReportSerializer(serializers.Serializer):
-    """What a flatten did; exit orders with their status, so a refused exit is visible."""
-
-    summary = serializers.CharField()
-    cancelled_orders = serializers.SerializerMethodField()
-    not_cancelled = serializers.DictField(child=serializers.CharField(), help_text="Order id: why it is still open.")
-    exit_orders = OrderSerializer(many=True)
-    failed_exits = serializers.SerializerMethodField()
-    skipped_positions = serializers.DictField(
-        source="skipped", child=serializers.CharField(), help_text="Position id: why it got no exit now."
-    )
-
-    def get_cancelled_orders(self, report) -> list[int]:
-        return [order.id for order in report.cancelled]
-
-    def get_failed_exits(self, report) -> list[int]:
-        """Exit orders refused by the checks or the broker: those positions are still open."""
-        return [order.id for order in report.failed_exits]
-
-
 class FlattenRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, help_text="Why, for the audit log.")
 

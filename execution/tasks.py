@@ -95,7 +95,7 @@ def intraday_square_off() -> dict:
 @shared_task(ignore_result=True)
 def run_operation(operation_id: int) -> str:
     """An operator's long action (the emergency stop's cancels and exits), once; its row holds the status."""
-    from .operations.emergency import operation_run
+    from .operations.runs import operation_run
 
     return operation_run(operation_id=operation_id).state
 

@@ -1,7 +1,7 @@
 """Writes for execution. Each module holds one part of the path of a bar."""
 
 from .daily_loss import daily_loss_enforce, mark_to_market_tick
-from .emergency import account_flatten, emergency_stop, kill_switch_reset, strategy_stop
+from .emergency import emergency_stop, kill_switch_reset
 from .engine import BarRun, fan_out_targets, run_timeframe
 from .equity import equity_snapshots_compact, equity_snapshots_record
 from .mappings import mapping_save, mappings_total_allocation
@@ -13,7 +13,6 @@ from .squareoff import flatten, intraday_square_off
 
 __all__ = [
     "BarRun",
-    "account_flatten",
     "daily_loss_enforce",
     "emergency_stop",
     "equity_snapshots_compact",
@@ -22,7 +21,6 @@ __all__ = [
     "intraday_square_off",
     "kill_switch_reset",
     "mark_to_market_tick",
-    "strategy_stop",
     "execute_signal_for_account",
     "execute_signal_for_accounts",
     "fan_out_targets",

@@ -1,7 +1,7 @@
 """Emergency stop, kill-switch reset, strategy stop and account flatten: the operator's big buttons.
 
 The ``emergency_stop`` command calls ``emergency_stop`` here and waits for it; the API and the
-dashboard start the same stop as a task (``execution.operations.emergency``) and answer at once. Each
+dashboard start the same stop as a task (``execution.operations.runs``) and answer at once. Each
 records who did it and when in the risk audit log, and each is safe to call twice.
 """
 
@@ -10,16 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from accounts.models import Account
 from risk import services as risk_services
 from risk.models import EngineState, RiskEventKind
-from strategies.models import Strategy
 
 from .schedules import set_trading_schedules_enabled
 from .squareoff import (
-    REASON_ACCOUNT_FLATTEN,
     REASON_EMERGENCY,
-    REASON_STRATEGY_STOP,
     FlattenReport,
     flatten,
 )
@@ -87,37 +83,3 @@ def kill_switch_reset(*, actor=None, reason: str) -> EngineState:
     state = risk_services.kill_switch_clear(actor=_actor_or_none(actor), reason=reason)
     set_trading_schedules_enabled(enabled=True)
     return state
-
-
-def strategy_stop(*, strategy: Strategy, actor=None, reason: str) -> FlattenReport:
-    """Disable one strategy and close only its positions, on every account it trades.
-
-    Other strategies' positions in the same instruments are left alone: positions are kept per
-    (account, strategy, instrument, product), and only this strategy's are in scope.
-    """
-    reason = (reason or "").strip() or "Strategy stopped"
-    actor = _actor_or_none(actor)
-    risk_services.strategy_trading_disable(strategy=strategy, actor=actor, reason=reason)
-    report = flatten(
-        scope={"strategy_id": strategy.pk},
-        reason_code=REASON_STRATEGY_STOP,
-        reason=f"Strategy {strategy.name} stopped: {reason}",
-    )
-    risk_services.risk_event_record(
-        kind=RiskEventKind.SQUARE_OFF, strategy=strategy, actor=actor, message=report.summary
-    )
-    return report
-
-
-def account_flatten(*, account: Account, actor=None, reason: str) -> FlattenReport:
-    """Cancel one account's open orders and close all its positions. The account's state is not
-    changed: halt it too (``risk.services.account_halt``) to keep strategies from re-entering."""
-    reason = (reason or "").strip() or "Account flattened"
-    actor = _actor_or_none(actor)
-    report = flatten(
-        scope={"account_id": account.pk},
-        reason_code=REASON_ACCOUNT_FLATTEN,
-        reason=f"{account.name} flattened: {reason}",
-    )
-    risk_services.risk_event_record(kind=RiskEventKind.SQUARE_OFF, account=account, actor=actor, message=report.summary)
-    return report

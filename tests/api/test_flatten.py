@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from execution.models import Position
+from execution.models import Order, Position
 from risk.models import RiskEvent, RiskEventKind
 from strategies.selectors import market_data_source
 from tests.api.conftest import error_of
@@ -42,16 +42,17 @@ def test_flatten_one_account_leaves_the_others(
     open_long(staff, book["strategy"], book["infy"], django_capture_on_commit_callbacks)
     assert set(open_quantities()) == {("Asha", "SMA 5/20 1m"), ("Bharat", "SMA 5/20 1m")}
 
-    response = staff.post(f"/api/accounts/{book['asha'].id}/flatten", {"reason": "client request"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs in-process (eager_tasks)
+        response = staff.post(f"/api/accounts/{book['asha'].id}/flatten", {"reason": "client request"}, format="json")
 
-    assert response.status_code == 200, response.json()
-    report = response.json()
-    assert [(o["account_name"], o["side"], o["status"]) for o in report["exit_orders"]] == [
-        ("Asha", "SELL", "COMPLETE")
-    ]
-    assert report["failed_exits"] == []
+    assert response.status_code == 202, response.json()
+    operation = staff.get(response.json()["status_url"]).json()
+    assert operation["state"] == "done", operation
+    exits = Order.objects.filter(pk__in=operation["report"]["exit_orders"]).select_related("account")
+    assert [(o.account.name, o.side, o.status) for o in exits] == [("Asha", "SELL", "COMPLETE")]
+    assert operation["report"]["failed_exits"] == []
     assert set(open_quantities()) == {("Bharat", "SMA 5/20 1m")}
-    assert "client request" in report["summary"]
+    assert "client request" in operation["summary"]
 
 
 def test_stop_one_strategy_closes_only_its_positions(
@@ -63,10 +64,11 @@ def test_stop_one_strategy_closes_only_its_positions(
     open_long(staff, sma, infy, django_capture_on_commit_callbacks)
     open_long(staff, other, infy, django_capture_on_commit_callbacks)
 
-    response = staff.post(f"/api/strategies/{sma.id}/stop", {"reason": "misbehaving"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(f"/api/strategies/{sma.id}/stop", {"reason": "misbehaving"}, format="json")
 
-    assert response.status_code == 200, response.json()
-    assert len(response.json()["exit_orders"]) == 2
+    assert response.status_code == 202, response.json()
+    assert len(staff.get(response.json()["status_url"]).json()["report"]["exit_orders"]) == 2
     assert set(open_quantities()) == {("Asha", "Breakout")}, "the other strategy's INFY stays"
     sma.refresh_from_db()
     assert sma.trading_enabled is False

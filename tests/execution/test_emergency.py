@@ -13,7 +13,8 @@ from django_celery_beat.models import PeriodicTask
 from execution.brokers import PlaceResult
 from execution.brokers.paper import PaperBroker
 from execution.models import Order, OrderLeg, OrderStatus, Position
-from execution.services.emergency import account_flatten, emergency_stop, kill_switch_reset, strategy_stop
+from execution.operations.runs import account_flatten_start, operation_run, strategy_stop_start
+from execution.services.emergency import emergency_stop, kill_switch_reset
 from execution.services.schedules import ensure_beat_schedules
 from execution.services.squareoff import REASON_ACCOUNT_FLATTEN, flatten
 from execution.tags import position_exit_tag
@@ -176,11 +177,24 @@ def test_a_refused_exit_is_retried_under_the_next_attempts_tag(book, operator, m
     }
 
 
+class Ran:
+    """An operation's report, with its exit orders as rows (the task stores their ids)."""
+
+    def __init__(self, operation):
+        assert operation.state == "done", operation.summary
+        self.exit_orders = list(Order.objects.filter(pk__in=operation.report["exit_orders"]).order_by("id"))
+
+
+def run(operation) -> Ran:
+    # The test's transaction never commits, so the task queued on commit is run here.
+    return Ran(operation_run(operation_id=operation.id))
+
+
 def test_strategy_stop_closes_only_that_strategys_positions(book, operator):
     asha_reversion = Position.objects.get(account=book["asha"], strategy=book["reversion"])
     held_before = asha_reversion.quantity
 
-    report = strategy_stop(strategy=book["trend"], actor=operator, reason="Misbehaving")
+    report = run(strategy_stop_start(strategy=book["trend"], actor=operator, reason="Misbehaving"))
 
     assert not Position.objects.filter(strategy=book["trend"]).exclude(quantity=0).exists()
     asha_reversion.refresh_from_db()
@@ -198,7 +212,7 @@ def test_strategy_stop_closes_only_that_strategys_positions(book, operator):
 
 
 def test_account_flatten_closes_one_account_and_leaves_it_trading(book, operator):
-    report = account_flatten(account=book["asha"], actor=operator, reason="End of experiment")
+    report = run(account_flatten_start(account=book["asha"], actor=operator, reason="End of experiment"))
 
     assert not Position.objects.filter(account=book["asha"]).exclude(quantity=0).exists()
     assert Position.objects.filter(account=book["bharat"]).exclude(quantity=0).count() == 1
@@ -238,7 +252,7 @@ def test_a_position_beyond_the_per_order_caps_is_closed_in_several_orders(book):
     bharat.max_order_quantity = max(held // 3, 1)  # lowered after the position was opened
     bharat.save()
 
-    report = account_flatten(account=bharat, reason="caps lowered")
+    report = run(account_flatten_start(account=bharat, reason="caps lowered"))
 
     assert sum(o.quantity for o in report.exit_orders) == held
     assert all(o.quantity <= bharat.max_order_quantity for o in report.exit_orders)

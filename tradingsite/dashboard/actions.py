@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 
 from accounts.models import Account
 from execution import services as execution_services
-from execution.operations.emergency import emergency_stop_start
+from execution.operations.runs import emergency_stop_start
 from risk import services as risk_services
 
 from .access import safe_next, staff_action

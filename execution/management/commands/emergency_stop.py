@@ -3,7 +3,7 @@ import socket
 
 from django.core.management.base import BaseCommand
 
-from execution.operations.emergency import default_reason
+from execution.operations.runs import default_reason
 from execution.services.emergency import emergency_stop
 
 

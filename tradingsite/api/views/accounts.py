@@ -17,11 +17,12 @@ from accounts.serializers import (
     ZerodhaAccountCreateSerializer,
 )
 from execution import selectors as execution_selectors
-from execution.serializers import FlattenReportSerializer, FlattenRequestSerializer, PositionSerializer
-from execution.services.emergency import account_flatten
+from execution.operations.runs import account_flatten_start
+from execution.serializers import FlattenRequestSerializer, PositionSerializer
 from risk import services as risk_services
 
 from ..filters import AccountFilter
+from .system import OperationStarted, operation_started
 
 
 def _split_secret(validated_data: dict) -> tuple[dict, str | None]:
@@ -118,14 +119,15 @@ class AccountViewSet(
     @extend_schema(
         summary="Flatten the account: cancel its open orders and close all its positions",
         description="The account's state is not changed: halt it too, or its strategies may enter again. "
-        "Check `failed_exits`: those positions are still open.",
+        "Answers 202 at once; the cancels and exits run in a task: poll `status_url` and check its "
+        "report's `failed_exits` (those positions are still open).",
         request=FlattenRequestSerializer,
-        responses=FlattenReportSerializer,
+        responses={202: OperationStarted},
     )
     @action(detail=True, methods=["post"], filterset_class=None)
     def flatten(self, request, pk=None):
         account = self.get_object()
         params = FlattenRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        report = account_flatten(account=account, actor=request.user, reason=params.validated_data["reason"])
-        return Response(FlattenReportSerializer(report).data)
+        operation = account_flatten_start(account=account, actor=request.user, reason=params.validated_data["reason"])
+        return operation_started(request, operation)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.response import Response
 
-from execution.serializers import FlattenReportSerializer, FlattenRequestSerializer
-from execution.services.emergency import strategy_stop
+from execution.operations.runs import strategy_stop_start
+from execution.serializers import FlattenRequestSerializer
 from strategies import services as strategy_services
 from strategies.models import Instrument, Strategy
 from strategies.serializers import InstrumentSerializer, StrategySerializer
 
 from ..filters import InstrumentFilter, StrategyFilter
+from .system import OperationStarted, operation_started
 
 
 @extend_schema_view(
@@ -49,17 +49,18 @@ class StrategyViewSet(
     @extend_schema(
         summary="Stop the strategy: no new entries, and close its positions on every account",
         description="Turns the strategy's kill switch off and flattens only its own positions; other "
-        "strategies' positions in the same instruments stay. Check `failed_exits`.",
+        "strategies' positions in the same instruments stay. The kill switch goes off at once; the exits "
+        "run in a task: answers 202 with its `status_url` (check its report's `failed_exits`).",
         request=FlattenRequestSerializer,
-        responses=FlattenReportSerializer,
+        responses={202: OperationStarted},
     )
     @action(detail=True, methods=["post"], filterset_class=None)
     def stop(self, request, pk=None):
         strategy = self.get_object()
         params = FlattenRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        report = strategy_stop(strategy=strategy, actor=request.user, reason=params.validated_data["reason"])
-        return Response(FlattenReportSerializer(report).data)
+        operation = strategy_stop_start(strategy=strategy, actor=request.user, reason=params.validated_data["reason"])
+        return operation_started(request, operation)
 
 
 @extend_schema_view(

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_state_counts
 from execution import selectors as execution_selectors
 from execution.models import Operation
-from execution.operations.emergency import emergency_stop_start
+from execution.operations.runs import emergency_stop_start
 from execution.serializers import OperationSerializer
 from execution.services.emergency import kill_switch_reset
 from risk import services as risk_services
@@ -133,6 +133,26 @@ EmergencyStopResponse = inline_serializer(
 )
 
 
+OperationStarted = inline_serializer(
+    "OperationStarted",
+    fields={
+        "operation": OperationSerializer(),
+        "status_url": serializers.CharField(help_text="Poll it: the operation's state and, once done, its report."),
+    },
+)
+
+
+def operation_started(request, operation) -> Response:
+    """202: the operation is under way; its status link says how it ends."""
+    return Response(
+        {
+            "operation": OperationSerializer(operation).data,
+            "status_url": request.build_absolute_uri(reverse("api:system-operation", args=[operation.id])),
+        },
+        status=202,
+    )
+
+
 def _client_address(request) -> str:
     return request.META.get("REMOTE_ADDR") or "an unknown address"
 
@@ -158,14 +178,9 @@ class EmergencyStopView(APIView):
             reason=params.validated_data.get("reason", ""),
             origin=f"the API ({_client_address(request)})",
         )
-        return Response(
-            {
-                "operation": OperationSerializer(operation).data,
-                "status_url": request.build_absolute_uri(reverse("api:system-operation", args=[operation.id])),
-                "status": system_status(),
-            },
-            status=202,
-        )
+        response = operation_started(request, operation)
+        response.data["status"] = system_status()
+        return response
 
 
 class OperationView(APIView):
