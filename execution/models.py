@@ -51,6 +51,20 @@ class AccountStrategy(models.Model):
     def risk_budget(self) -> Decimal:
         return (self.allocated_capital * self.risk_per_trade_pct / 100).quantize(Decimal("0.01"))
 
+    @property
+    def max_positions(self) -> int:
+        """The strategy's maximum concurrent positions (a selector may annotate ``instrument_count``)."""
+        return self.strategy.position_limit(instrument_count=getattr(self, "instrument_count", None))
+
+    @property
+    def position_capital(self) -> Decimal:
+        """One entry's capital cap on this account: what sizing uses (``risk.sizing.position_capital``)."""
+        from risk.sizing import position_capital
+
+        return position_capital(
+            allocated_capital=self.account.capital * self.allocation_pct / 100, max_positions=self.max_positions
+        )
+
     def clean(self) -> None:
         # The same rule is enforced under a row lock in services.mapping_save; this gives the
         # admin form a message naming the other mappings.

@@ -129,6 +129,8 @@ class RiskContext:
     max_orders_per_second: int = KITE_MAX_ORDERS_PER_SECOND  # Kite: 10/s, 400/min per account
     max_orders_per_minute: int = KITE_MAX_ORDERS_PER_MINUTE
     intraday_entries_closed: bool = False  # an MIS order, at or after today's square-off time
+    # The strategy's maximum concurrent positions: an entry is sized to allocated capital ÷ this.
+    strategy_max_positions: int = 1
 
 
 @dataclass(frozen=True)

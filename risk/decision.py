@@ -203,6 +203,8 @@ def _entry_leg(*, intent: Intent, context: RiskContext) -> Leg:
         lot_size=intent.lot_size,
         max_quantity=context.max_order_quantity,
         max_order_value=context.max_order_value,
+        max_positions=context.strategy_max_positions,
+        open_exposure=context.open_exposure,
     )
     proposal = _proposal(intent=intent, side=side, quantity=sizing.quantity, is_exit=False)
     checks = evaluate(proposal, context)

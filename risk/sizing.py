@@ -1,4 +1,10 @@
-"""Position sizing: capital, allocation, risk per trade and stop distance turned into a quantity.
+"""Position sizing: capital, allocation, risk per trade, stop distance and the strategy's maximum
+positions turned into a quantity.
+
+A strategy trading several instruments shares its mapping's allocated capital between them: each
+entry may use at most allocated capital ÷ the strategy's maximum concurrent positions (freqtrade's
+stake ÷ ``max_open_trades``), and never more than the allocation its open positions leave. The
+risk budget per trade stays capital × allocation % × risk %.
 
 Pure functions over Decimals; no Django, no database. Invalid input never raises: it gives
 quantity 0 with ``limited_by="invalid"`` and a reason naming the bad value.
@@ -223,12 +229,24 @@ class SizingResult:
     risk_budget: Decimal  # allocated_capital * risk_per_trade_pct / 100
     risk_per_unit: Decimal  # |entry_price - stop_price|
     money_at_risk: Decimal  # quantity * risk_per_unit (<= risk_budget always)
-    # "risk", "allocation", "max_quantity", "max_order_value", "lot_size" or "invalid"
+    # "risk", "allocation", "position", "max_quantity", "max_order_value", "lot_size" or "invalid"
     limited_by: str
     reason: str = ""  # non-empty when quantity == 0, saying why in trader's words
+    max_positions: int = 0  # the strategy's maximum concurrent positions
+    position_capital: Decimal = Decimal("0")  # allocated_capital / max_positions: one entry's capital cap
+    allocation_left: Decimal = Decimal("0")  # allocated_capital - open exposure, never below 0
 
 
-LIMITS = ("risk", "allocation", "max_quantity", "max_order_value", "lot_size", "invalid")
+LIMITS = ("risk", "allocation", "position", "max_quantity", "max_order_value", "lot_size", "invalid")
+
+
+def position_capital(*, allocated_capital: Decimal, max_positions: int) -> Decimal:
+    """One entry's capital cap: the allocated capital shared by the strategy's maximum positions.
+
+    The figure the sizing uses and the dashboard shows (rounded down to the paisa for display).
+    """
+    share = Fraction(allocated_capital) / to_count(max_positions, label="maximum positions")
+    return Decimal(math.floor(share * 100)) / 100
 
 
 def _units(value: Fraction) -> str:
@@ -261,13 +279,22 @@ def size_position(
     lot_size: int,
     max_quantity: int,
     max_order_value: Decimal,
+    max_positions: int,
+    open_exposure: Decimal,
 ) -> SizingResult:
     """The largest whole number of lots that every limit allows.
 
-    quantity = floor(min(risk_budget / risk_per_unit, allocated_capital / entry_price,
+    quantity = floor(min(risk_budget / risk_per_unit,
+                         (allocated_capital - open_exposure) / entry_price,
+                         allocated_capital / max_positions / entry_price,
                          max_quantity, max_order_value / entry_price) / lot_size) * lot_size
 
-    ``limited_by`` names the smallest of those four limits (the first listed wins a tie), or
+    ``max_positions`` is the strategy's maximum concurrent positions (by default its number of
+    instruments); ``open_exposure`` is what the strategy's open positions and in-flight entries on
+    this account already use of the allocation, so an entry is sized to fit what is left instead
+    of being refused by the allocation check.
+
+    ``limited_by`` names the smallest of those five limits (the first listed wins a tie), or
     ``"lot_size"`` when that limit allows at least one unit but less than one whole lot.
     Never raises: invalid input gives quantity 0, ``limited_by="invalid"`` and a reason.
     """
@@ -281,6 +308,8 @@ def size_position(
             lot_size=lot_size,
             max_quantity=max_quantity,
             max_order_value=max_order_value,
+            max_positions=max_positions,
+            open_exposure=open_exposure,
         )
     except Exception as exc:  # pragma: no cover - defensive: sizing must never raise
         return _invalid([f"unexpected error while sizing ({type(exc).__name__})"])
@@ -296,12 +325,14 @@ def _size_position(
     lot_size,
     max_quantity,
     max_order_value,
+    max_positions,
+    open_exposure,
 ) -> SizingResult:
     problems: list[str] = []
 
-    def money(value, label, maximum):
+    def money(value, label, maximum, allow_zero=False):
         try:
-            return to_fraction(value, label=label, maximum=maximum)
+            return to_fraction(value, label=label, maximum=maximum, allow_zero=allow_zero)
         except InvalidInput as exc:
             problems.append(str(exc))
             return None
@@ -321,16 +352,23 @@ def _size_position(
     lot = count(lot_size, "lot size")
     max_qty = count(max_quantity, "maximum quantity")
     f_max_value = money(max_order_value, "maximum order value", MAX_AMOUNT)
+    positions = count(max_positions, "maximum positions")
+    f_exposure = money(open_exposure, "open exposure", MAX_AMOUNT, allow_zero=True)
     if f_entry is not None and f_stop is not None and f_entry == f_stop:
         problems.append(f"the stop price equals the entry price ({format_inr(f_entry)}): no risk per unit")
     if problems:
         return _invalid(problems)
     assert f_capital is not None and f_alloc is not None and f_risk is not None and f_entry is not None
     assert f_stop is not None and lot is not None and max_qty is not None and f_max_value is not None
+    assert positions is not None and f_exposure is not None
 
     allocated = f_capital * f_alloc / 100
     budget = allocated * f_risk / 100
     per_unit = abs(f_entry - f_stop)
+    # The figure the dashboard shows, to the paisa (rounded down), is the one that caps the entry.
+    per_position = Fraction(position_capital(allocated_capital=to_decimal(allocated), max_positions=positions))
+    left = max(allocated - f_exposure, Fraction(0))
+    positions_text = f"{format_qty(positions)} position{'s' if positions != 1 else ''}"
 
     caps: list[tuple[str, Fraction, str]] = [
         (
@@ -342,9 +380,21 @@ def _size_position(
         ),
         (
             "allocation",
-            allocated / f_entry,
-            f"the allocated capital of {format_inr(allocated)} ({format_pct(f_alloc)} of "
-            f"{format_inr(f_capital)}) at {format_inr(f_entry)} per unit",
+            left / f_entry,
+            (
+                f"the allocated capital of {format_inr(allocated)} ({format_pct(f_alloc)} of "
+                f"{format_inr(f_capital)}) at {format_inr(f_entry)} per unit"
+                if f_exposure == 0
+                else f"the allocated capital left, {format_inr(left)} of {format_inr(allocated)} "
+                f"({format_inr(f_exposure)} already in the strategy's open positions), at "
+                f"{format_inr(f_entry)} per unit"
+            ),
+        ),
+        (
+            "position",
+            per_position / f_entry,
+            f"the capital per position of {format_inr(per_position)} ({format_inr(allocated)} allocated "
+            f"÷ at most {positions_text} at once) at {format_inr(f_entry)} per unit",
         ),
         ("max_quantity", Fraction(max_qty), "the maximum quantity per order"),
         (
@@ -373,4 +423,7 @@ def _size_position(
         money_at_risk=to_decimal(quantity * per_unit),
         limited_by=limited_by,
         reason=reason,
+        max_positions=positions,
+        position_capital=to_decimal(per_position),
+        allocation_left=to_decimal(left),
     )

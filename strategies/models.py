@@ -1,6 +1,7 @@
 """Instruments, stored candles, the market calendar, strategies and the signals they emit."""
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -101,6 +102,16 @@ class Strategy(models.Model):
             "holds now instead of waiting for its target to change. Off: the first trade waits for a change."
         ),
     )
+    max_positions = models.PositiveIntegerField(
+        "maximum positions",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=(
+            "Most positions the strategy holds at once on an account. Each entry may use the mapping's "
+            "allocated capital ÷ this number. Empty: the number of its instruments."
+        ),
+    )
     last_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True, editable=False, help_text="The last error its code raised, if any.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -112,6 +123,17 @@ class Strategy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def position_limit(self, *, instrument_count: int | None = None) -> int:
+        """The strategy's maximum concurrent positions: as set, or else one per instrument.
+
+        ``instrument_count`` saves the query when the caller has counted them already.
+        """
+        if self.max_positions:
+            return self.max_positions
+        if instrument_count is None:
+            instrument_count = self.instruments.count() if self.pk else 0
+        return max(instrument_count, 1)
 
     def clean(self) -> None:
         from .library import StrategyParameterError, get_strategy_class

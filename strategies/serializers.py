@@ -55,6 +55,7 @@ class StrategySerializer(serializers.ModelSerializer):
             "active",
             "trading_enabled",
             "enter_on_first_bar",
+            "max_positions",
             "last_evaluated_at",
             "last_error",
             "created_at",

@@ -298,7 +298,17 @@ def instruments_sync_kite(*, exchange: str | None = None) -> tuple[int, int]:
 # --- creating and editing strategies (the API and the admin) ------------------------------------
 
 STRATEGY_EDITABLE_FIELDS = frozenset(
-    {"name", "library_key", "timeframe", "parameters", "product", "active", "trading_enabled", "enter_on_first_bar"}
+    {
+        "name",
+        "library_key",
+        "timeframe",
+        "parameters",
+        "product",
+        "active",
+        "trading_enabled",
+        "enter_on_first_bar",
+        "max_positions",
+    }
 )
 
 

@@ -171,11 +171,14 @@ class _Mapping:
     enabled: bool
     allocation_pct: Decimal
     risk_per_trade_pct: Decimal
+    instrument_count: int = 0  # the strategy's instruments: its default maximum positions
 
 
+# The strategy's instrument count comes with the mapping, in the same statement.
 _MAPPING_SQL = (
-    "SELECT enabled, allocation_pct, risk_per_trade_pct FROM execution_accountstrategy"
-    " WHERE account_id = %s AND strategy_id = %s"
+    "SELECT enabled, allocation_pct, risk_per_trade_pct,"
+    " (SELECT COUNT(*) FROM strategies_strategy_instruments si WHERE si.strategy_id = m.strategy_id)"
+    " FROM execution_accountstrategy m WHERE m.account_id = %s AND m.strategy_id = %s"
 )
 
 
@@ -185,8 +188,10 @@ def _mapping(*, account_id: int, strategy_id: int | None) -> _Mapping:
         row = cursor.fetchone()
     if row is None:
         return _Mapping(False, False, Decimal("0"), Decimal("0"))
-    enabled, allocation, risk_per_trade = row
-    return _Mapping(True, bool(enabled), decimal_from_db(allocation, 2), decimal_from_db(risk_per_trade, 2))
+    enabled, allocation, risk_per_trade, instruments = row
+    return _Mapping(
+        True, bool(enabled), decimal_from_db(allocation, 2), decimal_from_db(risk_per_trade, 2), int(instruments)
+    )
 
 
 def build_risk_context(
@@ -225,6 +230,7 @@ def build_risk_context(
         orders_last_second=book.orders_last_second,
         orders_last_minute=book.orders_last_minute,
         intraday_entries_closed=bool(strategy and strategy.product == Product.MIS and intraday_entries_closed()),
+        strategy_max_positions=strategy.position_limit(instrument_count=mapping.instrument_count) if strategy else 1,
     )
 
 

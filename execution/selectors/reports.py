@@ -287,7 +287,12 @@ def strategy_rows(
 
 
 def mapping_rows() -> QuerySet[AccountStrategy]:
-    return AccountStrategy.objects.select_related("account", "strategy").order_by("account__name", "strategy__name")
+    """Every mapping, with its strategy's instrument count (for ``max_positions`` and ``position_capital``)."""
+    return (
+        AccountStrategy.objects.select_related("account", "strategy")
+        .annotate(instrument_count=Count("strategy__instruments", distinct=True))
+        .order_by("account__name", "strategy__name")
+    )
 
 
 def recent_orders(*, limit: int = 10) -> QuerySet[Order]:

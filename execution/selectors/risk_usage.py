@@ -21,7 +21,7 @@ from accounts.models import Account, AccountStatus
 from risk.models import EngineState, RiskDecisionRecord
 from risk.selectors import HALT_OPERATOR, halt_kinds
 
-from ..models import Order, OrderStatus
+from ..models import AccountStrategy, Order, OrderStatus
 from ..orders.book import ZERO, account_books, market_today_start
 
 __all__ = ["AccountRiskUsage", "RejectedDecision", "account_risk_usage"]
@@ -79,6 +79,8 @@ class AccountRiskUsage:
     orders_today: int  # orders created today that went (or go) to the broker
     refused_today: int  # decisions refused today (blocked orders)
     last_rejections: list[RejectedDecision] = field(default_factory=list)
+    # the enabled mappings, each with its capital per position (allocated ÷ the strategy's maximum positions)
+    mappings: list[AccountStrategy] = field(default_factory=list)
 
     @property
     def daily_loss_breached(self) -> bool:
@@ -133,6 +135,14 @@ def account_risk_usage(*, account_id: int | None = None, now: datetime | None = 
         .annotate(n=Count("id"))
     }
     rejections = _last_rejections(ids, since=today)
+    mappings = defaultdict(list)
+    for mapping in (
+        AccountStrategy.objects.filter(account_id__in=ids, enabled=True)
+        .select_related("account", "strategy")
+        .annotate(instrument_count=Count("strategy__instruments", distinct=True))
+        .order_by("strategy__name")
+    ):
+        mappings[mapping.account_id].append(mapping)
     kinds = halt_kinds(account_ids=ids)
 
     rows = []
@@ -172,6 +182,7 @@ def account_risk_usage(*, account_id: int | None = None, now: datetime | None = 
                 orders_today=orders.get(account.id, {}).get("sent", 0),
                 refused_today=refused.get(account.id, 0),
                 last_rejections=rejections.get(account.id, []),
+                mappings=mappings.get(account.id, []),
             )
         )
     return rows

@@ -28,29 +28,45 @@ DEMO_ACCOUNTS = [
     ("Paper Dev", "1000000", "30000", 5000, "500000"),
 ]
 # name, library key, timeframe, symbols, parameters
+# Every strategy may go short (MIS), so none is ever flat once its indicators are ready: whatever the
+# hour, each one enters on its first bar after Start, on every account mapped to it. The 1m crossover
+# is fast (3/8 bars on four instruments) so that, replayed on the simulated market, the demo makes
+# about five signals per 10 minutes (tests/execution/test_demo.py).
 DEMO_STRATEGIES = [
     (
-        "SMA 5/20 crossover 1m",
+        "SMA 3/8 crossover 1m",
         "sma_crossover",
         "1m",
-        ["INFY", "RELIANCE", "TCS"],
-        {"fast_period": 5, "slow_period": 20},
+        ["INFY", "RELIANCE", "TCS", "ITC"],
+        {"fast_period": 3, "slow_period": 8, "allow_short": True},
     ),
-    ("EMA 9/21 crossover 5m", "ema_crossover", "5m", ["HDFCBANK", "ICICIBANK"], {}),
-    ("RSI 30/70 15m", "rsi_threshold", "15m", ["SBIN", "ITC"], {}),
-    ("Donchian 20 breakout 1h", "donchian_breakout", "1h", ["AXISBANK", "INFY"], {}),
+    (
+        "EMA 5/13 crossover 5m",
+        "ema_crossover",
+        "5m",
+        ["HDFCBANK", "ICICIBANK"],
+        {"fast_period": 5, "slow_period": 13, "allow_short": True},
+    ),
+    (
+        "RSI 40/60 15m",
+        "rsi_threshold",
+        "15m",
+        ["SBIN", "ITC"],
+        {"buy_below": 40, "sell_above": 60, "allow_short": True},
+    ),
+    ("Donchian 20 breakout 1h", "donchian_breakout", "1h", ["AXISBANK", "INFY"], {"allow_short": True}),
 ]
 # account, strategy, allocation %, risk per trade %
 DEMO_MAPPINGS = [
-    ("Paper Asha", "SMA 5/20 crossover 1m", "50", "2"),  # ₹1,00,000 × 50% = ₹50,000; 2% → ₹1,000 at risk
-    ("Paper Asha", "RSI 30/70 15m", "30", "1"),
-    ("Paper Bharat", "SMA 5/20 crossover 1m", "40", "1.5"),
-    ("Paper Bharat", "EMA 9/21 crossover 5m", "40", "1"),
-    ("Paper Chitra", "SMA 5/20 crossover 1m", "60", "2"),
+    ("Paper Asha", "SMA 3/8 crossover 1m", "50", "2"),  # ₹1,00,000 × 50% = ₹50,000; 2% → ₹1,000 at risk
+    ("Paper Asha", "RSI 40/60 15m", "30", "1"),
+    ("Paper Bharat", "SMA 3/8 crossover 1m", "40", "1.5"),
+    ("Paper Bharat", "EMA 5/13 crossover 5m", "40", "1"),
+    ("Paper Chitra", "SMA 3/8 crossover 1m", "60", "2"),
     ("Paper Chitra", "Donchian 20 breakout 1h", "30", "1"),
-    ("Paper Dev", "SMA 5/20 crossover 1m", "25", "1"),
-    ("Paper Dev", "EMA 9/21 crossover 5m", "25", "1"),
-    ("Paper Dev", "RSI 30/70 15m", "25", "1"),
+    ("Paper Dev", "SMA 3/8 crossover 1m", "25", "1"),
+    ("Paper Dev", "EMA 5/13 crossover 5m", "25", "1"),
+    ("Paper Dev", "RSI 40/60 15m", "25", "1"),
 ]
 
 

@@ -15,7 +15,7 @@ from tests.browser.conftest import DESKTOP, PHONE, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-DEMO_STRATEGY = "SMA 5/20 crossover 1m"  # mapped onto all four demo accounts
+DEMO_STRATEGY = "SMA 3/8 crossover 1m"  # mapped onto all four demo accounts
 DEMO_ACCOUNTS = ["Paper Asha", "Paper Bharat", "Paper Chitra", "Paper Dev"]
 
 

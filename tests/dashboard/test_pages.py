@@ -247,3 +247,25 @@ def test_a_kite_account_that_is_not_logged_in_gets_a_login_button(viewer_client)
     assert "Log in with Kite" in html and html.count("Log in with Kite") == 1  # paper accounts need none
     overview = viewer_client.get(reverse("dashboard:overview")).content.decode()
     assert "Kite Esha needs login" in overview
+
+
+@pytest.mark.django_db
+def test_the_risk_and_mappings_pages_show_each_mappings_capital_per_position(staff_client):
+    """The seed's example: ₹50,000 allocated to a strategy of three instruments, ₹16,666.66 a position."""
+    from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
+
+    strategy = StrategyFactory(name="SMA three", instruments=[InstrumentFactory() for _ in range(3)])
+    account = AccountFactory(name="Paper Asha", capital=Decimal("100000"))
+    MappingFactory(account=account, strategy=strategy, allocation_pct=Decimal("50"))
+
+    risk = staff_client.get(reverse("dashboard:risk")).content.decode()
+    assert "SMA three: ₹16,666.66 a position (₹50,000.00 ÷ 3)" in risk
+    mappings = staff_client.get(reverse("dashboard:mappings")).content.decode()
+    assert "₹16,666.66" in mappings and "÷ 3 positions" in mappings
+
+    strategy.max_positions = 2
+    strategy.save()
+    assert (
+        "SMA three: ₹25,000.00 a position (₹50,000.00 ÷ 2)"
+        in staff_client.get(reverse("dashboard:risk")).content.decode()
+    )

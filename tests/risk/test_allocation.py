@@ -76,18 +76,45 @@ def test_the_seed_example_through_the_pipeline(seed_example, price, stop, limite
 
 
 @pytest.mark.django_db
-def test_a_second_entry_beyond_the_allocation_is_refused_with_the_figures(seed_example):
+def test_the_seed_example_across_three_instruments_enters_all_three(seed_example):
+    """₹50,000 allocated to a strategy of three instruments: ₹16,666.66 per position, whatever comes first."""
+    account, strategy, instrument = seed_example
+    strategy.instruments.add(InstrumentFactory(tradingsymbol="TCS"), InstrumentFactory(tradingsymbol="INFY"))
+    # Stops 0.1% away: the risk budget would allow far more; the position cap decides.
+    quotes = [("1250.00", "1248.75"), ("4000.00", "3996.00"), ("1500.00", "1498.50")]
+    held = strategy.instruments.order_by("id")
+    orders = [
+        enter(account, strategy, held[minute], price=price, stop=stop, minute=minute)
+        for minute, (price, stop) in enumerate(quotes)
+    ]
+
+    assert [o.status for o in orders] == [OrderStatus.COMPLETE] * 3
+    values = [o.quantity * o.reference_price for o in orders]
+    assert all(value <= Decimal("16666.66") for value in values), values
+    # each is the whole share: one more unit would pass ₹16,666.66
+    assert all((o.quantity + 1) * o.reference_price > Decimal("16666.66") for o in orders)
+    assert sum(values) <= Decimal("50000")
+    assert {o.risk_decision.sizing["limited_by"] for o in orders} == {"position"}
+    assert orders[0].risk_decision.sizing["position_capital"] == "16666.66"
+
+
+@pytest.mark.django_db
+def test_an_entry_beyond_the_strategys_maximum_positions_is_sized_to_zero_with_the_figures(seed_example):
     account, strategy, instrument = seed_example
     other = InstrumentFactory(tradingsymbol="TCS")
     strategy.instruments.add(other)
+    strategy.max_positions = 1
+    strategy.save()
     first = enter(account, strategy, instrument, price="1250.00", stop="1249.00")
-    assert first.quantity * Decimal("1250") == Decimal("50000")  # the whole allocation
+    assert first.quantity * Decimal("1250") == Decimal("50000")  # one position: the whole allocation
+    # Marked where it was sized (the paper broker fills at the simulated price).
+    Position.objects.update(last_price=Decimal("1250"))
 
     second = enter(account, strategy, other, price="500.00", stop="490.00", minute=1)
 
     assert second.status == OrderStatus.BLOCKED
-    assert "allocation: Open exposure" in second.status_message
-    assert "above the allocated capital of ₹50,000.00" in second.status_message
+    assert "Sized to zero" in second.status_message
+    assert "allocated capital left, ₹0.00 of ₹50,000.00" in second.status_message
 
 
 @pytest.mark.django_db

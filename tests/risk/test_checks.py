@@ -581,6 +581,8 @@ def test_the_worked_example_is_approved():
         lot_size=1,
         max_quantity=1000,
         max_order_value=D("500000"),
+        max_positions=1,
+        open_exposure=D("0"),
     )
     assert evaluate(entry(quantity=sized.quantity), context()).approved
 
@@ -601,9 +603,11 @@ percents = st.decimals(min_value=D("0.01"), max_value=D("100"), places=2)
     st.integers(1, 1000),
     st.integers(1, 10**6),
     money,
+    st.integers(1, 20),
+    st.decimals(min_value=D("0"), max_value=D("1e10"), places=2),
 )
 def test_a_sized_entry_passes_the_sizing_checks(
-    capital, allocation, risk, price, fraction, side, lot, max_qty, max_value
+    capital, allocation, risk, price, fraction, side, lot, max_qty, max_value, max_positions, exposure
 ):
     distance = (price * fraction).quantize(D("0.01")) or D("0.01")
     stop = price - distance if side == "BUY" else price + distance
@@ -616,6 +620,8 @@ def test_a_sized_entry_passes_the_sizing_checks(
         lot_size=lot,
         max_quantity=max_qty,
         max_order_value=max_value,
+        max_positions=max_positions,
+        open_exposure=exposure,
     )
     if sized.quantity == 0:
         return
@@ -626,6 +632,7 @@ def test_a_sized_entry_passes_the_sizing_checks(
         risk_per_trade_pct=risk,
         max_order_quantity=max_qty,
         max_order_value=max_value,
+        open_exposure=exposure,
     )
     decision = evaluate(proposal, ctx)
     assert decision.approved, decision.summary

@@ -22,6 +22,8 @@ def size(**overrides):
         "lot_size": 1,
         "max_quantity": 10_000,
         "max_order_value": D("1000000"),
+        "max_positions": 1,
+        "open_exposure": D("0"),
     }
     arguments.update(overrides)
     return size_position(**arguments)
@@ -52,6 +54,42 @@ def test_allocation_limits():
     result = size(stop_price=D("495"))  # risk allows 200, allocation 50000 / 500 = 100
     assert (result.quantity, result.limited_by) == (100, "allocation")
     assert result.money_at_risk == D("500")
+
+
+def test_the_seed_example_across_three_instruments():
+    """₹50,000 allocated to a strategy of three instruments: ₹16,666.66 per position, ₹1,000 at risk."""
+    # A stop 0.1% away: risk would allow 2,000 shares; the position cap allows 33 at ₹500.
+    result = size(entry_price=D("500"), stop_price=D("499.50"), max_positions=3)
+    assert (result.quantity, result.limited_by) == (33, "position")
+    assert result.position_capital == D("16666.66")
+    assert result.risk_budget == D("1000")
+    assert "capital per position of ₹16,666.66 (₹50,000.00 allocated ÷ at most 3 positions at once)" in str(
+        size(entry_price=D("500000"), stop_price=D("499000"), max_positions=3).reason
+    )
+
+
+def test_three_entries_of_one_strategy_share_the_allocation():
+    exposure = D("0")
+    for price in (D("1500"), D("2800"), D("4000")):
+        result = size(entry_price=price, stop_price=price - 1, max_positions=3, open_exposure=exposure)
+        assert result.quantity > 0 and result.limited_by == "position"
+        exposure += result.quantity * price
+    assert exposure <= D("50000")
+
+
+def test_an_entry_is_sized_to_the_allocation_left():
+    # Two positions that rose in value use ₹34,000 of ₹50,000: the third gets ₹16,000, not ₹16,666.66.
+    result = size(entry_price=D("500"), stop_price=D("499"), max_positions=3, open_exposure=D("34000"))
+    assert (result.quantity, result.limited_by) == (32, "allocation")
+    assert result.allocation_left == D("16000")
+
+
+def test_no_allocation_left_gives_zero_with_reason():
+    result = size(max_positions=2, open_exposure=D("50000"))
+    assert (result.quantity, result.limited_by) == (0, "allocation")
+    assert "allocated capital left, ₹0.00 of ₹50,000.00 (₹50,000.00 already in the strategy's open positions)" in (
+        result.reason
+    )
 
 
 def test_max_quantity_limits():
@@ -124,6 +162,9 @@ def test_exact_decimal_arithmetic():
         ("lot_size", 2.5, "lot size must be a whole number"),
         ("max_quantity", 10**30, "maximum quantity is implausibly large"),
         ("max_order_value", D("-1"), "maximum order value must not be negative"),
+        ("max_positions", 0, "maximum positions must be at least 1"),
+        ("max_positions", None, "maximum positions must be a whole number"),
+        ("open_exposure", D("-1"), "open exposure must not be negative"),
     ],
 )
 def test_invalid_input_gives_zero_with_reason(field, value, expected):
@@ -159,11 +200,15 @@ prices = st.decimals(min_value=D("0.05"), max_value=D("200000"), places=2)
 percents = st.decimals(min_value=D("0.01"), max_value=D("100"), places=2)
 lots = st.integers(min_value=1, max_value=5000)
 quantities = st.integers(min_value=1, max_value=10**7)
+position_counts = st.integers(min_value=1, max_value=50)
+exposures = st.one_of(st.just(D("0")), st.decimals(min_value=D("0"), max_value=D("1e12"), places=2))
 
 
 @settings(max_examples=500)
-@given(money, percents, percents, prices, prices, lots, quantities, money)
-def test_sizing_respects_every_limit(capital, allocation, risk, entry, stop, lot, max_qty, max_value):
+@given(money, percents, percents, prices, prices, lots, quantities, money, position_counts, exposures)
+def test_sizing_respects_every_limit(
+    capital, allocation, risk, entry, stop, lot, max_qty, max_value, max_positions, exposure
+):
     assume(entry != stop)
     result = size_position(
         capital=capital,
@@ -174,13 +219,18 @@ def test_sizing_respects_every_limit(capital, allocation, risk, entry, stop, lot
         lot_size=lot,
         max_quantity=max_qty,
         max_order_value=max_value,
+        max_positions=max_positions,
+        open_exposure=exposure,
     )
     q = result.quantity
+    allocated = Fraction(result.allocated_capital)
     assert isinstance(q, int) and q >= 0
     assert q % lot == 0
     assert q <= max_qty
     assert q * entry <= max_value
-    assert q * entry <= result.allocated_capital
+    # Each entry uses at most its share of the allocation, and never more than the allocation left.
+    assert q * Fraction(entry) <= allocated / max_positions
+    assert q == 0 or q * entry + exposure <= result.allocated_capital
     assert result.money_at_risk <= result.risk_budget
     assert result.money_at_risk == q * abs(entry - stop)
     assert result.allocated_capital == capital * allocation / 100
@@ -192,7 +242,8 @@ def test_sizing_respects_every_limit(capital, allocation, risk, entry, stop, lot
     per_unit = Fraction(abs(entry - stop))
     assert (
         more * per_unit > Fraction(result.risk_budget)
-        or more * Fraction(entry) > Fraction(result.allocated_capital)
+        or more * Fraction(entry) > allocated - Fraction(exposure)
+        or more * Fraction(entry) > allocated / max_positions
         or more > max_qty
         or more * Fraction(entry) > Fraction(max_value)
     )
@@ -241,7 +292,15 @@ def test_bad_decimal_input_gives_zero_with_reason(field, value):
 
 
 @settings(max_examples=200)
-@given(st.sampled_from(("lot_size", "max_quantity")), bad_counts)
+@given(bad_decimals.filter(lambda value: not (isinstance(value, Decimal) and value.is_zero())))
+def test_bad_open_exposure_gives_zero_with_reason(value):
+    result = size(open_exposure=value)
+    assert (result.quantity, result.limited_by) == (0, "invalid")
+    assert "open exposure" in result.reason
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(("lot_size", "max_quantity", "max_positions")), bad_counts)
 def test_bad_count_input_gives_zero_with_reason(field, value):
     result = size(**{field: value})
     assert (result.quantity, result.limited_by) == (0, "invalid")
@@ -263,8 +322,8 @@ anything = st.one_of(
 
 
 @settings(max_examples=500)
-@given(anything, anything, anything, anything, anything, anything, anything, anything)
-def test_sizing_never_raises(capital, allocation, risk, entry, stop, lot, max_qty, max_value):
+@given(anything, anything, anything, anything, anything, anything, anything, anything, anything, anything)
+def test_sizing_never_raises(capital, allocation, risk, entry, stop, lot, max_qty, max_value, positions, exposure):
     result = size_position(
         capital=capital,
         allocation_pct=allocation,
@@ -274,6 +333,8 @@ def test_sizing_never_raises(capital, allocation, risk, entry, stop, lot, max_qt
         lot_size=lot,
         max_quantity=max_qty,
         max_order_value=max_value,
+        max_positions=positions,
+        open_exposure=exposure,
     )
     assert isinstance(result.quantity, int) and result.quantity >= 0
     assert result.limited_by in LIMITS
