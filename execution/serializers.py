@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api_base import StrictSerializer
 from strategies.models import Instrument, Strategy
 from strategies.selectors import instrument_by_symbol
 from strategies.serializers import SignalSerializer
@@ -208,6 +211,83 @@ class ManualSignalSerializer(serializers.Serializer):
             raise serializers.ValidationError({"stop_price": "The stop price must be above zero."})
         if target == 0:
             attrs["stop_price"] = None  # an exit has no stop of its own
+        return attrs
+
+
+# --- webhook alerts ----------------------------------------------------------------------------
+
+ACTION_TARGETS = {"BUY": 1, "SELL": -1, "EXIT": 0}
+
+
+class WebhookAlertSerializer(StrictSerializer):
+    """A charting tool's alert (TradingView, Chartink, Amibroker) for the webhook's strategy."""
+
+    secret = serializers.CharField(
+        max_length=200, write_only=True, help_text="The webhook's secret (or send it as the X-Webhook-Secret header)."
+    )
+    symbol = serializers.CharField(
+        max_length=60, help_text='The instrument: "NSE:INFY", or "INFY" with `exchange` (NSE when omitted).'
+    )
+    exchange = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
+    action = serializers.CharField(
+        max_length=10, help_text="BUY (go long), SELL (go short) or EXIT (go flat); any case, as TradingView sends it."
+    )
+    stop_price = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="The entry's stop-loss level. An entry needs this or stop_percent.",
+    )
+    stop_percent = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("50"),
+        help_text="Stop rule: the stop lies this % of the last price away, on the losing side.",
+    )
+    alert_id = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Your alert's id; a repeat with the same id makes no new signal.",
+    )
+    bar_time = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The bar the alert is about (TradingView: {{time}}); repeats of one bar make one signal.",
+    )
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_action(self, value: str) -> int:
+        action = value.strip().upper()
+        if action not in ACTION_TARGETS:
+            raise serializers.ValidationError(f"Unknown action {value!r}: send BUY, SELL or EXIT.")
+        return ACTION_TARGETS[action]
+
+    def validate(self, attrs: dict) -> dict:
+        symbol, exchange = attrs.pop("symbol").strip(), attrs.pop("exchange").strip()
+        if exchange and ":" not in symbol:
+            symbol = f"{exchange}:{symbol}"
+        try:
+            attrs["instrument"] = instrument_by_symbol(symbol)
+        except ObjectDoesNotExist:
+            raise serializers.ValidationError({"symbol": f"No instrument {symbol!r}: send e.g. NSE:INFY."})
+        target = attrs["target"] = attrs.pop("action")
+        stop, rule = attrs.get("stop_price"), attrs.get("stop_percent")
+        if target != 0 and stop is None and rule is None:
+            raise serializers.ValidationError(
+                {"stop_price": "An entry (BUY or SELL) needs stop_price or stop_percent, so its risk can be sized."}
+            )
+        if stop is not None and rule is not None:
+            raise serializers.ValidationError({"stop_percent": "Send stop_price or stop_percent, not both."})
+        if target != 0 and stop is not None and stop <= 0:
+            raise serializers.ValidationError({"stop_price": "The stop price must be above zero."})
         return attrs
 
 

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 
 from . import services
 from .library import strategy_choices
-from .models import Candle, Instrument, MarketHoliday, Signal, Strategy
+from .models import Candle, Instrument, MarketHoliday, Signal, Strategy, StrategyWebhook, WebhookRequest
 
 
 class StrategyForm(forms.ModelForm):
@@ -33,8 +33,27 @@ class StrategyAdmin(admin.ModelAdmin):
     list_filter = ("library_key", "timeframe", "product", "active", "trading_enabled")
     search_fields = ("name", "library_key", "instruments__tradingsymbol")
     filter_horizontal = ("instruments",)
-    readonly_fields = ("last_evaluated_at", "last_error", "parameter_defaults")
-    actions = ["activate", "deactivate"]
+    readonly_fields = ("last_evaluated_at", "last_error", "parameter_defaults", "webhook_url")
+    actions = ["activate", "deactivate", "rotate_webhook_secret"]
+
+    @admin.action(description="Create the webhook, or rotate its secret (the new secret is shown once)")
+    def rotate_webhook_secret(self, request, queryset):
+        for strategy in queryset:
+            webhook, secret = services.strategy_webhook_rotate(strategy=strategy, actor=request.user)
+            self.log_change(request, strategy, "Webhook secret set from the admin")
+            self.message_user(
+                request,
+                f"{strategy.name}: webhook URL {request.build_absolute_uri(webhook.path)} — secret {secret} "
+                "(shown this once: copy it into the alert now; the previous secret no longer works).",
+                messages.WARNING,
+            )
+
+    @admin.display(description="webhook URL")
+    def webhook_url(self, obj):
+        webhook = StrategyWebhook.objects.filter(strategy=obj).first() if obj.pk else None
+        if webhook is None:
+            return "None yet: use the action “Create the webhook, or rotate its secret” in the list."
+        return f"{webhook.path} ({'enabled' if webhook.enabled else 'disabled'})"
 
     @admin.action(description="Activate the selected strategies (evaluated on their next bar)")
     def activate(self, request, queryset):
@@ -98,3 +117,30 @@ class CandleAdmin(admin.ModelAdmin):
     list_display = ("instrument", "timeframe", "start", "open", "high", "low", "close", "volume", "source")
     list_filter = ("timeframe", "source")
     search_fields = ("instrument__tradingsymbol",)
+
+
+@admin.register(StrategyWebhook)
+class StrategyWebhookAdmin(admin.ModelAdmin):
+    list_display = ("strategy", "path", "enabled", "created_at", "rotated_at")
+    list_editable = ("enabled",)
+    readonly_fields = ("strategy", "public_id", "created_at", "rotated_at")
+    fields = ("strategy", "public_id", "enabled", "created_at", "rotated_at")
+
+    def has_add_permission(self, request):
+        return False  # created by the strategy's action, which shows the secret once
+
+
+@admin.register(WebhookRequest)
+class WebhookRequestAdmin(admin.ModelAdmin):
+    """Every request to a webhook URL: read-only, the record of what came in and what became of it."""
+
+    list_display = ("received_at", "webhook", "status_code", "outcome", "alert_id", "signal", "remote_addr")
+    list_filter = ("outcome", "status_code", "webhook")
+    search_fields = ("alert_id", "message", "public_id", "body")
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

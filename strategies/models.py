@@ -183,3 +183,68 @@ class Signal(models.Model):
         direction = {1: "LONG", 0: "FLAT", -1: "SHORT"}[self.target]
         bar_time = timezone.localtime(self.bar_time)
         return f"{self.strategy} {self.instrument} → {direction} @ {bar_time:%Y-%m-%d %H:%M}"
+
+
+class StrategyWebhook(models.Model):
+    """A strategy's door for alerts from charting tools (TradingView, Chartink, Amibroker).
+
+    The URL names the webhook by a random public id; a request proves itself with the secret, which
+    is shown once when created or rotated and stored only as its SHA-256 (it is a random 32-byte
+    token, so a fast hash is enough and a request costs no key stretching).
+    """
+
+    strategy = models.OneToOneField(Strategy, on_delete=models.CASCADE, related_name="webhook")
+    public_id = models.CharField(max_length=32, unique=True, editable=False)
+    secret_sha256 = models.CharField(max_length=64, editable=False)
+    enabled = models.BooleanField(default=True, help_text="Off: every request is refused (403) and logged.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "strategy webhook"
+
+    def __str__(self) -> str:
+        return f"Webhook of {self.strategy}"
+
+    @property
+    def path(self) -> str:
+        return f"/api/webhooks/{self.public_id}"
+
+
+class WebhookOutcome(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted: signal recorded"
+    DUPLICATE = "duplicate", "Repeat of an earlier alert: no new signal"
+    INVALID = "invalid", "Refused: bad input"
+    UNAUTHORIZED = "unauthorized", "Refused: unknown webhook or wrong secret"
+    DISABLED = "disabled", "Refused: webhook disabled"
+    RATE_LIMITED = "rate_limited", "Refused: too many requests"
+    CONFLICT = "conflict", "Refused: another signal holds this bar"
+
+
+class WebhookRequest(models.Model):
+    """Every request to a webhook URL, whatever became of it (the secret is never stored)."""
+
+    webhook = models.ForeignKey(
+        StrategyWebhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
+    public_id = models.CharField(max_length=64, help_text="The id in the URL, as requested.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    remote_addr = models.CharField(max_length=64, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=16, choices=WebhookOutcome.choices)
+    message = models.TextField(blank=True)
+    alert_id = models.CharField(max_length=100, blank=True)
+    body = models.TextField(blank=True, help_text="The request's body (at most 2,000 characters), its secret removed.")
+    signal = models.ForeignKey(
+        Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_requests"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["webhook", "alert_id"]),
+            models.Index(fields=["received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.outcome} {self.status_code}"

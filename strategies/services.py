@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from .library import StrategyError, get_strategy_class
 from .marketdata.base import MarketDataSource, MarketDataUnavailable
-from .models import Instrument, Signal, SignalSource, Strategy
+from .models import Instrument, Signal, SignalSource, Strategy, StrategyWebhook
 
 logger = logging.getLogger(__name__)
 
@@ -353,3 +353,33 @@ def strategy_set_active(*, strategy: Strategy, active: bool, actor=None) -> bool
         strategy.active = active
         logger.info("strategy %s %s by %s", strategy.name, "activated" if active else "deactivated", actor or "system")
     return bool(changed)
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+def webhook_secret_hash(secret: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def strategy_webhook_rotate(*, strategy: Strategy, actor=None) -> tuple[StrategyWebhook, str]:
+    """Give the strategy a webhook, or a new secret for the one it has; returns it and the secret.
+
+    The secret is returned here once and stored only hashed: whoever rotates it must copy it now.
+    Rotating keeps the URL, so an alert only needs its new secret; the old one stops working at once.
+    """
+    import secrets
+
+    secret = secrets.token_urlsafe(32)
+    webhook = StrategyWebhook.objects.select_for_update().filter(strategy=strategy).first()
+    if webhook is None:
+        webhook = StrategyWebhook(strategy=strategy, public_id=secrets.token_hex(12))
+    else:
+        webhook.rotated_at = timezone.now()
+    webhook.secret_sha256 = webhook_secret_hash(secret)
+    webhook.save()
+    logger.info("webhook secret of strategy %s set by %s", strategy.name, actor or "system")
+    return webhook, secret

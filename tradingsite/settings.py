@@ -205,6 +205,10 @@ SIGNAL_ORDER_TTL_SECONDS = env.int("SIGNAL_ORDER_TTL_SECONDS", default=60)
 # nudge), until the TTL above, then expires it with its reason.
 DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=5)
 DELIVERY_GRACE_SECONDS = env.int("DELIVERY_GRACE_SECONDS", default=5)
+# Webhook alerts: requests per minute per webhook URL, and the window in which alerts without a
+# bar_time for the same strategy and instrument make one signal.
+WEBHOOK_RATE_LIMIT = env.int("WEBHOOK_RATE_LIMIT", default=30)
+WEBHOOK_REPEAT_WINDOW_SECONDS = env.int("WEBHOOK_REPEAT_WINDOW_SECONDS", default=60)
 # A signal's accounts travel in order messages of this many; a worker runs one message's accounts
 # side by side on up to ORDER_THREADS threads of its own (execution/order_threads.py). Smaller
 # batches spread a signal over more workers; larger ones pay Celery's per-message cost less often.

@@ -60,34 +60,82 @@ class ManualSignalError(ValueError):
 
 
 def manual_signal_submit(
-    *, strategy: Strategy, instrument: Instrument, target: int, stop_price: Decimal | None = None, note: str = ""
+    *,
+    strategy: Strategy,
+    instrument: Instrument,
+    target: int,
+    stop_price: Decimal | None = None,
+    stop_percent: Decimal | None = None,
+    note: str = "",
 ) -> Signal:
-    """An operator's signal: priced at the last traded price, stop from the request or none."""
+    """An operator's signal: priced at the last traded price, stop from the request (or its rule) or none."""
+    signal, _ = external_signal_submit(
+        strategy=strategy,
+        instrument=instrument,
+        target=target,
+        stop_price=stop_price,
+        stop_percent=stop_percent,
+        source=SignalSource.MANUAL,
+        bar_time=timezone.now(),
+        note=note,
+    )
+    return signal
+
+
+def external_signal_submit(
+    *,
+    strategy: Strategy,
+    instrument: Instrument,
+    target: int,
+    source: str,
+    bar_time: datetime,
+    stop_price: Decimal | None = None,
+    stop_percent: Decimal | None = None,
+    note: str = "",
+) -> tuple[Signal, bool]:
+    """A signal from outside the strategy's code (an operator, an alert), through ``signal_submit``.
+
+    Priced at the instrument's last traded price. The stop is given (``stop_price``) or follows a
+    rule (``stop_percent``: that far from the price, on the losing side, rounded to the tick away
+    from the price); an entry's stop must lie on its losing side. Returns (signal, created) as
+    ``signal_submit`` does: one signal per (strategy, instrument, bar_time).
+    """
     from strategies.selectors import market_data_source
 
     if not strategy.instruments.filter(pk=instrument.pk).exists():
-        raise ValueError(f"{instrument} is not one of {strategy}'s instruments")
-    source = market_data_source()
-    price = source.ltp([instrument]).get(instrument.instrument_token)
+        raise ManualSignalError("instrument", f"{instrument} is not one of the instruments strategy {strategy} trades.")
+    source_data = market_data_source()
+    price = source_data.ltp([instrument]).get(instrument.instrument_token)
     if price is None:
-        raise ValueError(f"No last price for {instrument}")
+        raise ManualSignalError("instrument", f"No last price for {instrument}")
     price = Decimal(price)
-    if stop_price is not None and target != 0 and (stop_price >= price if target > 0 else stop_price <= price):
+    if target != 0 and stop_percent is not None:
+        stop_price = _stop_from_percent(price=price, percent=stop_percent, target=target, tick=instrument.tick_size)
+    if target == 0:
+        stop_price = None  # an exit has no stop of its own
+    if stop_price is not None and (stop_price >= price if target > 0 else stop_price <= price):
         side = "below" if target > 0 else "above"
         raise ManualSignalError(
             "stop_price",
             f"A {'long' if target > 0 else 'short'}'s stop must be {side} the last price of {instrument} "
             f"({price}), got {stop_price}.",
         )
-    signal, _ = signal_submit(
+    return signal_submit(
         strategy=strategy,
         instrument=instrument,
-        bar_time=timezone.now(),
+        bar_time=bar_time,
         target=target,
         price=price,
         stop_price=stop_price,
-        source=SignalSource.MANUAL,
-        data_source=source.label,
+        source=source,
+        data_source=source_data.label,
         note=note,
     )
-    return signal
+
+
+def _stop_from_percent(*, price: Decimal, percent: Decimal, target: int, tick: Decimal) -> Decimal:
+    from decimal import ROUND_CEILING, ROUND_FLOOR
+
+    level = price * (1 - percent / 100) if target > 0 else price * (1 + percent / 100)
+    rounding = ROUND_FLOOR if target > 0 else ROUND_CEILING
+    return (level / tick).to_integral_value(rounding=rounding) * tick

@@ -5,7 +5,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from .views import accounts, mappings, pnl, records, signals, strategies, system
+from .views import accounts, mappings, pnl, records, signals, strategies, system, webhooks
 from .views.auth import TokenView
 from .views.not_found import NotFoundView
 
@@ -32,6 +32,8 @@ urlpatterns = [
     path("system/kill-switch-reset", system.KillSwitchResetView.as_view(), name="system-kill-switch-reset"),
     path("signals/manual", signals.ManualSignalView.as_view(), name="signal-manual"),
     path("pnl/realtime", pnl.PnlRealtimeView.as_view(), name="pnl-realtime"),
+    # Authenticated by the webhook's secret, not a login (charting tools cannot log in): see the view.
+    path("webhooks/<str:public_id>", webhooks.WebhookView.as_view(), name="webhook"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # A browser that is not logged in is sent to the login page rather than shown a 401.
     path("docs/", login_required(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"),

@@ -1,0 +1,173 @@
+"""Alerts from charting tools (TradingView, Chartink, Amibroker) into signals.
+
+A request to ``/api/webhooks/<public id>`` carries a JSON body naming the instrument, the action
+(BUY: go long, SELL: go short, EXIT: go flat), a stop or a stop rule, and the webhook's secret. It
+becomes a signal through ``external_signal_submit``, the manual signal's own path, and so through
+``signal_submit`` like every other signal. Every request is recorded (``WebhookRequest``) with what
+became of it; the secret is never stored or logged.
+
+Repeats make one signal: an ``alert_id`` seen before on the webhook answers with that signal, and
+the signal's bar (``bar_time`` from the alert, or the current ``WEBHOOK_REPEAT_WINDOW_SECONDS``
+window) is unique per strategy and instrument.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from strategies.models import SignalSource, StrategyWebhook, WebhookOutcome, WebhookRequest
+from strategies.services import webhook_secret_hash
+
+from .signals import ManualSignalError, external_signal_submit
+
+logger = logging.getLogger(__name__)
+
+BODY_KEPT = 2000
+
+
+@dataclass
+class WebhookAnswer:
+    status: int
+    outcome: str
+    message: str
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    signal_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A validated alert (see ``tradingsite.api`` for the JSON it is parsed from)."""
+
+    instrument: object  # strategies.models.Instrument
+    target: int
+    stop_price: Decimal | None = None
+    stop_percent: Decimal | None = None
+    alert_id: str = ""
+    bar_time: datetime | None = None
+    note: str = ""
+
+
+def webhook_find(*, public_id: str) -> StrategyWebhook | None:
+    return StrategyWebhook.objects.select_related("strategy").filter(public_id=public_id).first()
+
+
+def webhook_secret_matches(*, webhook: StrategyWebhook, secret: str) -> bool:
+    return hmac.compare_digest(webhook.secret_sha256, webhook_secret_hash(secret or ""))
+
+
+def webhook_rate_limited(*, public_id: str, now: datetime | None = None) -> bool:
+    """Whether this request goes over ``WEBHOOK_RATE_LIMIT`` (requests per minute per webhook URL)."""
+    now = now or timezone.now()
+    # The id comes from the URL as sent: hashed, so any text makes a valid cache key.
+    key = f"webhook-rate:{hashlib.sha256(public_id.encode()).hexdigest()[:32]}:{int(now.timestamp() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=120)
+        count = 1
+    return count > settings.WEBHOOK_RATE_LIMIT
+
+
+def webhook_request_record(
+    *,
+    public_id: str,
+    webhook: StrategyWebhook | None,
+    remote_addr: str,
+    body: str,
+    answer: WebhookAnswer,
+    alert_id: str = "",
+) -> WebhookRequest:
+    return WebhookRequest.objects.create(
+        webhook=webhook,
+        public_id=public_id[:64],
+        remote_addr=remote_addr[:64],
+        status_code=answer.status,
+        outcome=answer.outcome,
+        message=answer.message[:2000],
+        alert_id=alert_id[:100],
+        body=redact_secret(body)[:BODY_KEPT],
+        signal_id=answer.signal_id,
+    )
+
+
+def redact_secret(body: str) -> str:
+    """The body as received, its ``secret`` replaced, so the log never holds a usable secret."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(data, dict) and "secret" in data:
+        data["secret"] = "(removed)"
+        return json.dumps(data)
+    return body
+
+
+def _repeat_window_start(now: datetime) -> datetime:
+    window = settings.WEBHOOK_REPEAT_WINDOW_SECONDS
+    seconds = int(now.timestamp()) // window * window
+    return datetime.fromtimestamp(seconds, tz=now.tzinfo or timezone.get_current_timezone())
+
+
+def webhook_alert_submit(*, webhook: StrategyWebhook, alert: Alert, now: datetime | None = None) -> WebhookAnswer:
+    """The alert as a signal on every account mapped to the webhook's strategy (once)."""
+    strategy = webhook.strategy
+    if alert.alert_id:
+        earlier = (
+            WebhookRequest.objects.filter(webhook=webhook, alert_id=alert.alert_id, signal__isnull=False)
+            .order_by("id")
+            .first()
+        )
+        if earlier is not None:
+            return WebhookAnswer(
+                200,
+                WebhookOutcome.DUPLICATE,
+                f"Alert {alert.alert_id!r} was received before: it made signal #{earlier.signal_id}; nothing new.",
+                signal_id=earlier.signal_id,
+            )
+    bar_time = alert.bar_time or _repeat_window_start(now or timezone.now())
+    try:
+        signal, created = external_signal_submit(
+            strategy=strategy,
+            instrument=alert.instrument,
+            target=alert.target,
+            source=SignalSource.WEBHOOK,
+            bar_time=bar_time,
+            stop_price=alert.stop_price,
+            stop_percent=alert.stop_percent,
+            note=alert.note or f"Webhook alert {alert.alert_id}".strip(),
+        )
+    except ManualSignalError as exc:
+        return WebhookAnswer(400, WebhookOutcome.INVALID, str(exc), fields={exc.field: [str(exc)]})
+    if created:
+        return WebhookAnswer(
+            201,
+            WebhookOutcome.ACCEPTED,
+            f"Signal #{signal.id}: {signal}, sent to every account mapped to {strategy}.",
+            signal_id=signal.id,
+        )
+    if signal.source == SignalSource.WEBHOOK and signal.target == alert.target:
+        return WebhookAnswer(
+            200,
+            WebhookOutcome.DUPLICATE,
+            f"A repeat of signal #{signal.id} ({signal}): one signal per strategy, instrument and bar; nothing new.",
+            signal_id=signal.id,
+        )
+    return WebhookAnswer(
+        409,
+        WebhookOutcome.CONFLICT,
+        f"Signal #{signal.id} ({signal}, {signal.get_source_display().lower()}) already holds this bar for "
+        f"{alert.instrument}; send the alert with another bar_time, or wait for the next "
+        f"{settings.WEBHOOK_REPEAT_WINDOW_SECONDS} s window.",
+        signal_id=None,
+    )
