@@ -209,5 +209,15 @@ def _entry_leg(*, intent: Intent, context: RiskContext) -> Leg:
     proposal = _proposal(intent=intent, side=side, quantity=sizing.quantity, is_exit=False)
     checks = evaluate(proposal, context)
     approved = checks.approved and sizing.quantity > 0
-    summary = checks.summary if sizing.quantity > 0 else f"Sized to zero: {sizing.reason}"
+    summary = checks.summary if sizing.quantity > 0 else _sized_to_zero(sizing, checks)
     return Leg(ENTRY, side, sizing.quantity, proposal, checks, sizing, approved, summary)
+
+
+def _sized_to_zero(sizing: SizingResult, checks: RiskDecision) -> str:
+    """Why a zero-sized entry is refused: the sizing, and the checks that fail whatever the quantity
+    (a halted account, the kill switch, ...), not those that fail only because the quantity is 0."""
+    summary = f"Sized to zero: {sizing.reason}"
+    others = [r for r in checks.results if not r.passed and "quantity must be at least 1" not in r.reason]
+    if others:
+        summary += " Also refused: " + "; ".join(f"{r.name}: {r.reason.rstrip('.')}" for r in others) + "."
+    return summary
