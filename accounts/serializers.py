@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from .api_base import StrictModelSerializer, StrictSerializer
 from .models import Account
 from .services import ACCOUNT_EDITABLE_FIELDS
 
@@ -11,7 +12,7 @@ from .services import ACCOUNT_EDITABLE_FIELDS
 ACCOUNT_WRITABLE_FIELDS = ACCOUNT_EDITABLE_FIELDS
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(StrictModelSerializer):
     api_secret = serializers.CharField(
         write_only=True,
         required=False,
@@ -49,7 +50,7 @@ class AccountSerializer(serializers.ModelSerializer):
         )
 
 
-class ZerodhaAccountCreateSerializer(serializers.Serializer):
+class ZerodhaAccountCreateSerializer(StrictSerializer):
     """A Kite account in one step: credentials, capital and limits."""
 
     name = serializers.CharField(max_length=80)
@@ -79,9 +80,9 @@ class ZerodhaAccountCreatedSerializer(serializers.Serializer):
     login_url = serializers.URLField(help_text="Open this to log the account in to Kite for today.")
 
 
-class AccountHaltSerializer(serializers.Serializer):
+class AccountHaltSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=200, help_text="Why, for the audit log and the dashboard.")
 
 
-class AccountResumeSerializer(serializers.Serializer):
+class AccountResumeSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=200, required=False, default="Resumed by operator")

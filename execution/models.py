@@ -43,6 +43,16 @@ class AccountStrategy(models.Model):
     def __str__(self) -> str:
         return f"{self.strategy} on {self.account} ({self.allocation_pct}%)"
 
+    def unique_error_message(self, model_class, unique_check):
+        # In the trader's words, naming both, for the admin, the API and the services alike.
+        if tuple(unique_check) == ("account", "strategy"):
+            return ValidationError(
+                f"{self.account} already has a mapping to {self.strategy}: change that mapping's allocation "
+                "instead of adding a second one.",
+                code="unique_together",
+            )
+        return super().unique_error_message(model_class, unique_check)
+
     @property
     def allocated_capital(self) -> Decimal:
         return (self.account.capital * self.allocation_pct / 100).quantize(Decimal("0.01"))

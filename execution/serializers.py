@@ -8,7 +8,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api_base import StrictSerializer
+from accounts.api_base import StrictModelSerializer, StrictSerializer
 from strategies.models import Instrument, Strategy
 from strategies.selectors import instrument_by_symbol
 from strategies.serializers import SignalSerializer
@@ -19,7 +19,7 @@ from .selectors.reports import signal_deliveries
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
 
-class MappingSerializer(serializers.ModelSerializer):
+class MappingSerializer(StrictModelSerializer):
     account_name = serializers.CharField(source="account.name", read_only=True)
     strategy_name = serializers.CharField(source="strategy.name", read_only=True)
     allocated_capital = serializers.DecimalField(**MONEY, read_only=True, help_text="Rupees this strategy may use.")
@@ -43,6 +43,9 @@ class MappingSerializer(serializers.ModelSerializer):
             "created_at",
         )
         read_only_fields = ("created_at",)
+        # The one-mapping-per-pair rule is the model's, checked by the service with a message naming
+        # the account and the strategy (DRF's own says "The fields account, strategy must make a unique set").
+        validators: list = []
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -153,7 +156,7 @@ class PositionSerializer(serializers.ModelSerializer):
 SIDE_TARGETS = {"BUY": 1, "SELL": -1, "EXIT": 0}
 
 
-class ManualSignalSerializer(serializers.Serializer):
+class ManualSignalSerializer(StrictSerializer):
     """An operator's signal: the strategy's target on one instrument, or a side that says it."""
 
     strategy = serializers.PrimaryKeyRelatedField(queryset=Strategy.objects.all())
@@ -176,7 +179,16 @@ class ManualSignalSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         min_value=0,
-        help_text="Stop-loss level; every entry (long or short) needs one, so its risk can be sized.",
+        help_text="Stop-loss level; every entry (long or short) needs it or stop_percent, so its risk can be sized.",
+    )
+    stop_percent = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("50"),
+        help_text="Stop rule instead of stop_price: the stop lies this % of the last price away, on the losing side.",
     )
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -202,15 +214,17 @@ class ManualSignalSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"instrument": f"{instrument} is not one of the instruments strategy {strategy.name!r} trades."}
             )
-        stop = attrs.get("stop_price")
-        if target != 0 and stop is None:
+        stop, rule = attrs.get("stop_price"), attrs.get("stop_percent")
+        if target != 0 and stop is None and rule is None:
             raise serializers.ValidationError(
-                {"stop_price": "An entry (long or short) needs a stop price, so the risk per trade can be sized."}
+                {"stop_price": "An entry (long or short) needs stop_price or stop_percent, so its risk can be sized."}
             )
-        if target != 0 and stop <= 0:
+        if stop is not None and rule is not None:
+            raise serializers.ValidationError({"stop_percent": "Send stop_price or stop_percent, not both."})
+        if target != 0 and stop is not None and stop <= 0:
             raise serializers.ValidationError({"stop_price": "The stop price must be above zero."})
         if target == 0:
-            attrs["stop_price"] = None  # an exit has no stop of its own
+            attrs["stop_price"] = attrs["stop_percent"] = None  # an exit has no stop of its own
         return attrs
 
 
@@ -332,7 +346,7 @@ class PnlRealtimeSerializer(serializers.Serializer):
 # --- emergency stop, strategy stop, account flatten -----------------------------------------
 
 
-class FlattenRequestSerializer(serializers.Serializer):
+class FlattenRequestSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=200, help_text="Why, for the audit log.")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.api_base import StrictSerializer
+
 from .models import EngineState, RiskDecisionRecord, RiskEvent
 
 
@@ -16,13 +18,13 @@ class EngineStateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EngineCommandSerializer(serializers.Serializer):
+class EngineCommandSerializer(StrictSerializer):
     reason = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default="", help_text="Why, for the audit log."
     )
 
 
-class EmergencyStopSerializer(serializers.Serializer):
+class EmergencyStopSerializer(StrictSerializer):
     reason = serializers.CharField(
         max_length=200,
         required=False,
@@ -32,7 +34,7 @@ class EmergencyStopSerializer(serializers.Serializer):
     )
 
 
-class KillSwitchResetSerializer(serializers.Serializer):
+class KillSwitchResetSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=200, help_text="Why trading may resume, for the audit log.")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.api_base import StrictModelSerializer
+
 from .library import strategy_choices
 from .models import Instrument, Signal, Strategy
 
@@ -29,7 +31,7 @@ class InstrumentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StrategySerializer(serializers.ModelSerializer):
+class StrategySerializer(StrictModelSerializer):
     library_key = serializers.ChoiceField(
         choices=(), help_text="Which strategy class of the library runs this (e.g. sma_crossover)."
     )

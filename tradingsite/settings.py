@@ -257,6 +257,11 @@ REST_FRAMEWORK = {
         "tradingsite.api.throttling.AnonThrottle",
     ],
     "EXCEPTION_HANDLER": "tradingsite.api.errors.api_exception_handler",
+    # Times in India time with their offset, whatever the view returns (tradingsite/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": [
+        "tradingsite.api.renderers.ApiJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_SCHEMA_CLASS": "tradingsite.api.schema.ApiAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tradingsite.api.pagination.Pagination",
@@ -288,7 +293,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"one_line_403": {"()": "tradingsite.logs.OneLineForbidden"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # A 403 is one line naming the user, without a traceback (tradingsite/logs.py).
+    "loggers": {"django.request": {"filters": ["one_line_403"]}},
 }
 
 # Fernet keys for broker secrets at rest, newest first; older keys still decrypt.

@@ -48,8 +48,11 @@ class Strategy:
         try:
             return cls.Parameters.model_validate(parameters)
         except ValidationError as exc:
+            # A field's error names the field; a rule across fields (loc empty) speaks for itself, so
+            # it is not prefixed (the caller reports it under "parameters" already).
             reasons = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'parameters'}: {err['msg']}" for err in exc.errors()
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"] else err["msg"]
+                for err in exc.errors()
             )
             raise StrategyParameterError(reasons) from None
 

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from execution import services
 from execution.models import Order
@@ -19,7 +20,8 @@ class Command(BaseCommand):
         if run.skipped:
             self.stdout.write(f"Skipped: {run.skipped}")
             return
-        self.stdout.write(f"Bar {timeframe} closing {run.bar_close:%Y-%m-%d %H:%M %Z}: {run.evaluated} strategies")
+        closing = timezone.localtime(run.bar_close)
+        self.stdout.write(f"Bar {timeframe} closing {closing:%Y-%m-%d %H:%M %Z}: {run.evaluated} strategies")
         for name, error in run.errors.items():
             self.stderr.write(self.style.ERROR(f"  {name}: {error}"))
         if not run.signals:

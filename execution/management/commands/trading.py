@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from risk import selectors as risk_selectors
 from risk import services as risk_services
@@ -23,4 +24,6 @@ class Command(BaseCommand):
         status = "RUNNING" if state.running else "STOPPED"
         if state.kill_switch:
             status += " (emergency stop active: kill switch on)"
-        self.stdout.write(f"Engine: {status}  since {state.changed_at:%Y-%m-%d %H:%M:%S %Z}  {state.reason}")
+        # Stored in UTC; shown in India time like the dashboard and the API.
+        since = timezone.localtime(state.changed_at)
+        self.stdout.write(f"Engine: {status}  since {since:%Y-%m-%d %H:%M:%S %Z} ({since:%z})  {state.reason}")
