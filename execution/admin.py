@@ -212,20 +212,34 @@ class FillInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(AuditAdmin):
+    # Status first and the broker's or risk's message shortened, so the list fits 1,400 px beside
+    # its filters (the whole message and the tag are on the order's page, and searchable).
     list_display = (
         "created_at",
+        "status",
         "account",
         "strategy",
         "instrument",
-        "leg",
-        "side",
+        "leg_and_side",
         "quantity",
-        "status",
         "average_price",
-        "tag",
-        "status_message",
+        "short_message",
     )
     list_filter = ("status", "leg", "side", "account", "strategy")
+
+    @admin.display(description="order", ordering="leg")
+    def leg_and_side(self, obj):
+        return f"{obj.get_leg_display()} {obj.side}"
+
+    @admin.display(description="message")
+    def short_message(self, obj):
+        from django.utils.html import format_html
+        from django.utils.text import Truncator
+
+        if not obj.status_message:
+            return ""
+        return format_html('<span title="{}">{}</span>', obj.status_message, Truncator(obj.status_message).chars(70))
+
     search_fields = ("tag", "broker_order_id", "instrument__tradingsymbol", "status_message")
     date_hierarchy = "created_at"
     inlines = [FillInline]

@@ -2,21 +2,73 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 
 from . import services
-from .library import strategy_choices
+from .library import get_strategy_class, strategy_choices
 from .models import Candle, Instrument, MarketHoliday, Signal, Strategy, StrategyWebhook, WebhookRequest
+from .parameter_forms import PREFIX, add_parameter_fields, clean_parameters
 
 
 class StrategyForm(forms.ModelForm):
+    """The strategy with its parameters as fields generated from its type's parameter model.
+
+    The fields follow the type being saved (the one posted, else the strategy's own); a new strategy
+    starts from its type's defaults, editable once it is saved. A rule across parameters is
+    reported once, above the form.
+    """
+
     library_key = forms.ChoiceField(label="Strategy type", choices=strategy_choices)
 
     class Meta:
         model = Strategy
-        fields = "__all__"
-        help_texts = {
-            "parameters": "JSON object. Leave {} for the strategy type's defaults; unknown keys are refused.",
-        }
+        # Not "parameters": its generated fields take its place.
+        fields = (
+            "name",
+            "library_key",
+            "timeframe",
+            "instruments",
+            "product",
+            "active",
+            "trading_enabled",
+            "enter_on_first_bar",
+            "max_positions",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.strategy_class = None
+        self.parameter_names: list[str] = []
+        if not self.instance.pk:
+            return  # a new strategy starts from its type's defaults (see clean)
+        key = (self.data.get("library_key") if self.is_bound else None) or self.instance.library_key
+        if key:
+            try:
+                self.strategy_class = get_strategy_class(key)
+            except KeyError:
+                return
+            same_type = self.instance.pk and key == self.instance.library_key
+            values = self.instance.parameters if same_type else None
+            self.parameter_names = add_parameter_fields(self, self.strategy_class, values)
+
+    def clean(self):
+        data = super().clean()
+        if self.strategy_class is not None and self.parameter_names:
+            parameters = clean_parameters(self, self.strategy_class)
+            if parameters is not None:
+                self.instance.parameters = parameters
+        elif not self.instance.pk and data.get("library_key"):
+            try:
+                self.instance.parameters = get_strategy_class(data["library_key"]).default_parameters()
+            except KeyError:
+                pass  # the model's clean names the unknown type
+        return data
+
+    def _post_clean(self):
+        super()._post_clean()
+        # Strategy.clean reports a parameter error under "parameters", a field this form does not
+        # show: the generated fields already carry it, so it is not repeated.
+        self._errors.pop("parameters", None) if self._errors else None
 
 
 @admin.register(Instrument)
@@ -34,6 +86,34 @@ class StrategyAdmin(admin.ModelAdmin):
     search_fields = ("name", "library_key", "instruments__tradingsymbol")
     filter_horizontal = ("instruments",)
     readonly_fields = ("last_evaluated_at", "last_error", "parameter_defaults", "webhook_url")
+
+    def get_fieldsets(self, request, obj=None):
+        # The parameters of the strategy's type, as StrategyForm generates them, in their own section.
+        fieldsets = [(None, {"fields": [f for f in self.get_fields(request, obj) if not f.startswith(PREFIX)]})]
+        key = None
+        if obj is not None:
+            key = (request.POST.get("library_key") if request.method == "POST" else None) or obj.library_key
+        try:
+            model_fields = get_strategy_class(key).Parameters.model_fields if key else {}
+        except KeyError:
+            model_fields = {}
+        if model_fields:
+            description = "From the strategy type's parameter model: types, bounds and help text."
+            fieldsets.append(("Parameters", {"fields": [PREFIX + n for n in model_fields], "description": description}))
+        elif obj is None:
+            description = "A new strategy starts with its type's default parameters; edit them once it is saved."
+            fieldsets.append(("Parameters", {"fields": [], "description": description}))
+        return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The generated parameter fields are added per instance by StrategyForm, not by the model.
+        fields = kwargs.get("fields")
+        if fields is None and "fields" not in kwargs:
+            fields = flatten_fieldsets(self.get_fieldsets(request, obj))
+        if fields is not None:
+            kwargs["fields"] = [f for f in fields if not f.startswith(PREFIX)]
+        return super().get_form(request, obj, change=change, **kwargs)
+
     actions = ["activate", "deactivate", "rotate_webhook_secret"]
 
     @admin.action(description="Create the webhook, or rotate its secret (the new secret is shown once)")

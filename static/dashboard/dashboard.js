@@ -19,4 +19,25 @@
   document.body.addEventListener("htmx:responseError", function () { showLost(true); });
   document.body.addEventListener("htmx:afterSwap", function () { showLost(false); });
   window.dashboardConnectionLost = showLost;
+
+  // At phone width every table row becomes a stack of "label: value" lines (dashboard.css,
+  // .table-stack), so a row's status and reason are on screen without scrolling sideways. The
+  // labels come from the table's own header; live regions get them again after each swap.
+  function labelTables(root) {
+    var tables = (root || document).querySelectorAll(".table-responsive > table.table");
+    Array.prototype.forEach.call(tables, function (table) {
+      var headers = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      if (!headers.length) return;
+      table.classList.add("table-stack");
+      Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, index) {
+          if (!cell.hasAttribute("colspan") && headers[index]) cell.setAttribute("data-label", headers[index]);
+        });
+      });
+    });
+  }
+  labelTables(document);
+  document.body.addEventListener("htmx:afterSettle", function () { labelTables(document); });
 })();

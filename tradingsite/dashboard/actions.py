@@ -109,3 +109,34 @@ def manual_signal(request: HttpRequest) -> HttpResponse:
             )
             return redirect("dashboard:signal", signal_id=signal.id)
     return signals_page(request, form=form, status=400)
+
+
+@staff_action
+def strategy_settings_save(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    from django.core.exceptions import ValidationError
+
+    from strategies import services as strategy_services
+    from strategies.models import Strategy
+
+    from .forms import StrategySettingsForm
+    from .views import strategy_settings_page
+
+    strategy = get_object_or_404(Strategy, pk=strategy_id)
+    form = StrategySettingsForm(request.POST, strategy=strategy)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            strategy_services.strategy_update(
+                strategy=strategy,
+                parameters=data["parameters"],
+                max_positions=data["max_positions"],
+                enter_on_first_bar=data["enter_on_first_bar"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(None if field in ("parameters", "__all__") else field, error)
+        else:
+            messages.success(request, f"{strategy.name}: settings saved; they apply from its next bar.")
+            return redirect("dashboard:strategy-settings", strategy_id=strategy.id)
+    return strategy_settings_page(request, form=form, status=400)

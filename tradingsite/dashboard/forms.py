@@ -105,3 +105,45 @@ class ChartQueryForm(forms.Form):
         strategy = next((s for s in self.strategies if s.active), None)
         timeframe = strategy.timeframe if strategy else Timeframe.M5
         return {"strategy": strategy, "timeframe": timeframe, "bars": DEFAULT_BARS}
+
+
+class StrategySettingsForm(forms.Form):
+    """A strategy's parameters, field by field from its type's parameter model, and how it sizes and enters."""
+
+    max_positions = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Maximum positions",
+        help_text="Most positions it holds at once on an account; each entry may use the mapping's allocated "
+        "capital ÷ this. Empty: one per instrument.",
+    )
+    enter_on_first_bar = forms.BooleanField(
+        required=False,
+        help_text="On its first bar on an instrument, take the position it holds now instead of waiting for a change.",
+    )
+
+    def __init__(self, *args, strategy: Strategy, **kwargs) -> None:
+        from strategies.library import get_strategy_class
+        from strategies.parameter_forms import add_parameter_fields
+
+        super().__init__(*args, **kwargs)
+        self.strategy = strategy
+        self.strategy_class = get_strategy_class(strategy.library_key)
+        self.fields["max_positions"].initial = strategy.max_positions
+        self.fields["enter_on_first_bar"].initial = strategy.enter_on_first_bar
+        self.parameter_names = add_parameter_fields(self, self.strategy_class, strategy.parameters)
+
+    def parameter_fields(self) -> list:
+        return [self[name] for name in self.parameter_names]
+
+    def setting_fields(self) -> list:
+        return [self["max_positions"], self["enter_on_first_bar"]]
+
+    def clean(self) -> dict:
+        from strategies.parameter_forms import clean_parameters
+
+        data = super().clean()
+        parameters = clean_parameters(self, self.strategy_class)
+        if parameters is not None:
+            data["parameters"] = parameters
+        return data

@@ -23,7 +23,7 @@ from strategies import selectors as strategy_selectors
 from strategies.models import Signal, Strategy
 
 from .access import viewer_required
-from .forms import EmergencyStopForm, ManualSignalForm, OrderFilterForm
+from .forms import EmergencyStopForm, ManualSignalForm, OrderFilterForm, StrategySettingsForm
 
 logger = logging.getLogger(__name__)
 
@@ -234,3 +234,14 @@ def signal_detail(request: HttpRequest, signal_id: int) -> HttpResponse:
         "deliveries": execution_selectors.signal_deliveries(signal_id=signal.id),
     }
     return _live(request, "dashboard/signal_detail.html", "dashboard/partials/signal_orders_live.html", context)
+
+
+@viewer_required
+def strategy_settings(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    strategy = get_object_or_404(Strategy, pk=strategy_id)
+    return strategy_settings_page(request, form=StrategySettingsForm(strategy=strategy))
+
+
+def strategy_settings_page(request: HttpRequest, *, form: StrategySettingsForm, status: int = 200) -> HttpResponse:
+    """A strategy's parameter form; the save action renders it again with the form's errors."""
+    return render(request, "dashboard/strategy_settings.html", {"form": form, "strategy": form.strategy}, status=status)
