@@ -150,3 +150,44 @@ def test_strategy_parameters_are_a_form_with_one_cross_field_error(live_server, 
     assert page.locator("#id_param_slow_period").input_value() == "12"
     assert page.locator("textarea[name=parameters]").count() == 0
     shot(page, artifacts, "09-admin-parameters-form")
+
+
+def test_a_webhook_made_in_the_dashboard_takes_a_tradingview_alert(live_server, page, artifacts, celery_worker):
+    """Create the webhook, copy its secret, send an alert as TradingView would: orders on every
+    mapped account (a real Celery worker fans the signal out)."""
+    from execution.models import OrderLeg
+    from strategies.models import Signal, WebhookRequest
+    from tests.conftest import wait_for
+
+    seed = demo_seed(admin_username="admin")
+    engine_start(reason="browser test")
+    strategy = Strategy.objects.get(timeframe="1m")
+    log_in(page, live_server.url, seed.admin_username, seed.admin_password)
+    page.goto(f"{live_server.url}/strategies/{strategy.id}/settings/")
+    page.click("#webhook-rotate")
+    page.wait_for_selector("#webhook-new-secret")
+    secret = page.locator("#webhook-new-secret code").inner_text().strip()
+    url = page.locator("#webhook-url").inner_text().strip()
+    shot(page, artifacts, "10-webhook-secret-shown-once")
+
+    alert = {"secret": secret, "symbol": "NSE:TCS", "action": "buy", "stop_percent": 1.5, "alert_id": "tv-1"}
+    answer = page.request.post(url, data=alert)  # no session cookie needed, no CSRF token
+    assert answer.status == 201, answer.text()
+    signal = Signal.objects.get(pk=answer.json()["signal"])
+    mapped = set(AccountStrategy.objects.filter(strategy=strategy).values_list("account__name", flat=True))
+    wait_for(
+        lambda: Order.objects.filter(signal=signal, status=OrderStatus.COMPLETE).count() == len(mapped), timeout=60
+    )
+    filled = Order.objects.filter(signal=signal, leg=OrderLeg.ENTRY, status=OrderStatus.COMPLETE)
+    assert {o.account.name for o in filled} == mapped
+
+    again = page.request.post(url, data=alert)
+    assert again.status == 200 and again.json()["outcome"] == "duplicate"
+    assert WebhookRequest.objects.count() == 2
+
+    page.goto(f"{live_server.url}/signals/{signal.id}/")
+    page.wait_for_selector("#signal-orders tr.order-row[data-status=COMPLETE]")
+    shot(page, artifacts, "11-webhook-alert-orders")
+    page.goto(f"{live_server.url}/admin/strategies/webhookrequest/")
+    assert page.locator("#result_list tbody tr").count() == 2
+    shot(page, artifacts, "12-admin-webhook-requests", full_page=False)

@@ -167,3 +167,25 @@ def test_a_new_strategy_in_the_admin_starts_with_its_types_defaults(admin_client
     response = admin_client.post(url, data)
     assert response.status_code == 302, (response.context["adminform"].form.errors, response.context["errors"])
     assert Strategy.objects.get(name="EMA new").parameters["slow_period"] == 21
+
+
+def test_the_dashboard_creates_a_webhook_and_shows_its_secret_once(staff_client, sma):
+    from strategies.models import StrategyWebhook
+    from strategies.services import webhook_secret_hash
+
+    url = reverse("dashboard:strategy-settings", args=[sma.id])
+    assert "Create webhook" in staff_client.get(url).content.decode()
+    response = staff_client.post(reverse("dashboard:strategy-webhook-rotate", args=[sma.id]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    secret = html.split('<code class="user-select-all text-break">', 1)[1].split("</code>", 1)[0]
+    webhook = StrategyWebhook.objects.get(strategy=sma)
+    assert webhook.secret_sha256 == webhook_secret_hash(secret) and secret not in webhook.secret_sha256
+    assert f"http://testserver/api/webhooks/{webhook.public_id}" in html
+    assert not any(secret in morsel.value for morsel in response.cookies.values())  # not put in a message
+    page = staff_client.get(url).content.decode()
+    assert secret not in page and "Rotate secret" in page
+
+
+def test_a_viewer_cannot_create_a_webhook(viewer_client, sma):
+    assert viewer_client.post(reverse("dashboard:strategy-webhook-rotate", args=[sma.id])).status_code == 403

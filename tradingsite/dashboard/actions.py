@@ -140,3 +140,23 @@ def strategy_settings_save(request: HttpRequest, strategy_id: int) -> HttpRespon
             messages.success(request, f"{strategy.name}: settings saved; they apply from its next bar.")
             return redirect("dashboard:strategy-settings", strategy_id=strategy.id)
     return strategy_settings_page(request, form=form, status=400)
+
+
+@staff_action
+def strategy_webhook_rotate(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    """Create the strategy's webhook or rotate its secret; the secret is shown in this answer only.
+
+    Rendered, not redirected: the secret never goes into a message (a cookie or the session).
+    """
+    from strategies import services as strategy_services
+    from strategies.models import Strategy
+
+    from .forms import StrategySettingsForm
+    from .views import strategy_settings_page
+
+    strategy = get_object_or_404(Strategy, pk=strategy_id)
+    webhook, secret = strategy_services.strategy_webhook_rotate(strategy=strategy, actor=request.user)
+    logger.info("webhook secret of strategy %s set from the dashboard by %s", strategy.name, request.user)
+    return strategy_settings_page(
+        request, form=StrategySettingsForm(strategy=strategy), webhook=webhook, new_secret=secret
+    )

@@ -18,6 +18,7 @@ urlpatterns = [
     path("strategies/", views.strategies, name="strategies"),
     path("strategies/<int:strategy_id>/settings/", views.strategy_settings, name="strategy-settings"),
     path("strategies/<int:strategy_id>/settings/save/", actions.strategy_settings_save, name="strategy-settings-save"),
+    path("strategies/<int:strategy_id>/webhook/", actions.strategy_webhook_rotate, name="strategy-webhook-rotate"),
     path("mappings/", views.mappings, name="mappings"),
     path("positions/", views.positions, name="positions"),
     path("orders/", views.orders, name="orders"),

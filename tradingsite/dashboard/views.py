@@ -20,7 +20,7 @@ from accounts.models import Account
 from execution import selectors as execution_selectors
 from risk import selectors as risk_selectors
 from strategies import selectors as strategy_selectors
-from strategies.models import Signal, Strategy
+from strategies.models import Signal, Strategy, StrategyWebhook
 
 from .access import viewer_required
 from .forms import EmergencyStopForm, ManualSignalForm, OrderFilterForm, StrategySettingsForm
@@ -242,6 +242,22 @@ def strategy_settings(request: HttpRequest, strategy_id: int) -> HttpResponse:
     return strategy_settings_page(request, form=StrategySettingsForm(strategy=strategy))
 
 
-def strategy_settings_page(request: HttpRequest, *, form: StrategySettingsForm, status: int = 200) -> HttpResponse:
-    """A strategy's parameter form; the save action renders it again with the form's errors."""
-    return render(request, "dashboard/strategy_settings.html", {"form": form, "strategy": form.strategy}, status=status)
+def strategy_settings_page(
+    request: HttpRequest,
+    *,
+    form: StrategySettingsForm,
+    status: int = 200,
+    webhook: StrategyWebhook | None = None,
+    new_secret: str = "",
+) -> HttpResponse:
+    """A strategy's parameter form and its webhook; the actions render it again with their result."""
+    strategy = form.strategy
+    webhook = webhook or StrategyWebhook.objects.filter(strategy=strategy).first()
+    context = {
+        "form": form,
+        "strategy": strategy,
+        "webhook_url": request.build_absolute_uri(webhook.path) if webhook else "",
+        "webhook": webhook,
+        "new_secret": new_secret,
+    }
+    return render(request, "dashboard/strategy_settings.html", context, status=status)
