@@ -190,3 +190,17 @@ def test_a_deleted_rates_row_falls_back_to_zerodhas_rates_not_to_free_trading(bo
         == fill_charges(rates=NSE_EQUITY_INTRADAY, side="BUY", quantity=fill.quantity, price=fill.price).total
         > 0
     )
+
+
+def test_a_kite_fill_shows_the_models_charges_until_the_brokers_are_known(kite_book, kite_emulator, infy):
+    from execution.services import execute_signal_for_account
+    from execution.services.reconcile import reconcile_account
+    from tests.execution.conftest import new_signal
+
+    strategy, [account] = kite_book(1)
+    signal = new_signal(strategy, infy)
+    [order] = execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+    reconcile_account(account_id=account.id)  # Kite's trades become fills
+    [fill] = Fill.objects.filter(order=order)
+    expected = fill_charges(rates=NSE_EQUITY_INTRADAY, side=order.side, quantity=fill.quantity, price=fill.price)
+    assert fill.charges == expected.total > 0 and fill.charges_estimated
