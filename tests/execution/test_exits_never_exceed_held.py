@@ -19,7 +19,7 @@ import pytest
 from accounts.models import AccountStatus
 from execution import services
 from execution.brokers.paper import PaperBroker
-from execution.models import Order, OrderLeg, OrderStatus, Position
+from execution.models import Delivery, Order, OrderLeg, OrderStatus, Position
 from strategies.services import signal_record
 from tests.execution.book import IST, last_price, trade
 from tests.execution.test_races import run_in_threads
@@ -100,6 +100,13 @@ def test_concurrent_exit_signals_send_one_exit_and_end_flat(held, slow_fills, ha
     exits = list(sent(account, OrderLeg.EXIT))
     assert [o.quantity for o in exits] == [quantity], "one exit of the whole position, never a second"
     assert final_quantity(account) == 0
+    # The other four are recorded, each with why it sent nothing (the exit in flight, or, for one
+    # decided after its fill, the position already flat).
+    outcomes = sorted(Delivery.objects.filter(account=account, signal__target=0).values_list("state", "reason"))
+    assert [state for state, _ in outcomes] == ["nothing_to_do"] * (RACERS - 1) + ["ordered"]
+    reasons = [reason for state, reason in outcomes if state == "nothing_to_do"]
+    assert all("already being exited" in reason or reason.startswith("Already flat") for reason in reasons)
+    assert any("already being exited" in reason for reason in reasons)
 
 
 def test_a_reversal_racing_an_exit_exits_once_and_its_entry_stays_within_allocation(held, slow_fills):
