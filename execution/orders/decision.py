@@ -59,9 +59,12 @@ class Decided:
 
 
 @transaction.atomic(savepoint=False)  # inside a delivery's transaction: no savepoint of its own
-def signal_decide(*, signal: Signal, account_id: int, market_open: bool) -> Decided:
-    """Decide one signal on one account, once: a second call finds the first one's orders."""
-    account = locks.lock_account(account_id=account_id)
+def signal_decide(*, signal: Signal, account_id: int, market_open: bool, locked: Account | None = None) -> Decided:
+    """Decide one signal on one account, once: a second call finds the first one's orders.
+
+    ``locked``: the account, already locked by the caller in this transaction (a delivery's decision).
+    """
+    account = locked or locks.lock_account(account_id=account_id)
     book = account_book(account_id=account.id, signal_id=signal.id)
     if book.has_signal_orders:  # an earlier delivery of the same signal decided it: never a second order
         orders = list(Order.objects.filter(signal_id=signal.id, account_id=account.id).order_by("id"))
