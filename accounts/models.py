@@ -86,6 +86,18 @@ class Account(models.Model):
                 condition=models.Q(is_data_account=True),
                 name="one_data_account",
             ),
+            models.UniqueConstraint(
+                fields=["api_key"],
+                condition=~models.Q(api_key=""),
+                name="one_account_per_api_key",
+                violation_error_message="This api_key already belongs to another account.",
+            ),
+            models.UniqueConstraint(
+                fields=["zerodha_user_id"],
+                condition=~models.Q(zerodha_user_id=""),
+                name="one_account_per_zerodha_user_id",
+                violation_error_message="This Zerodha user id already belongs to another account.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,6 +107,7 @@ class Account(models.Model):
         errors = {}
         if self.capital is not None and self.daily_loss_limit is not None and self.daily_loss_limit > self.capital:
             errors["daily_loss_limit"] = "The daily loss limit cannot be larger than the account's capital."
+        errors.update(self._identity_taken())
         if self.broker == Broker.KITE:
             if not self.zerodha_user_id:
                 errors["zerodha_user_id"] = "A Kite account needs its Zerodha user id (e.g. AB1234)."
@@ -102,6 +115,21 @@ class Account(models.Model):
                 errors["api_key"] = "A Kite account needs the api_key of its Kite Connect app."
         if errors:
             raise ValidationError(errors)
+
+    # One account per Kite identity: two rows on one api_key or Zerodha user id would trade one
+    # broker account twice and make postbacks ambiguous. The constraints back this up under races.
+    IDENTITY_FIELDS = (("api_key", "api_key"), ("zerodha_user_id", "Zerodha user id"))
+
+    def _identity_taken(self) -> dict[str, str]:
+        errors = {}
+        for field, label in self.IDENTITY_FIELDS:
+            value = getattr(self, field)
+            if not value:
+                continue
+            holder = Account.objects.filter(**{field: value}).exclude(pk=self.pk).only("name").first()
+            if holder is not None:
+                errors[field] = f"This {label} already belongs to the account “{holder.name}”."
+        return errors
 
     # --- secrets: write-only from the outside ---------------------------------------------
     @property

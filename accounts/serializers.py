@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from .api_base import StrictModelSerializer, StrictSerializer
-from .models import Account
+from .models import ZERODHA_USER_ID, Account
 from .services import ACCOUNT_EDITABLE_FIELDS
 
 # Fields an operator may set through the API: exactly the ones the account services accept.
@@ -48,6 +48,9 @@ class AccountSerializer(StrictModelSerializer):
             "created_at",
             "updated_at",
         )
+        # Uniqueness of the Kite identity is the model's own check (it names the account holding
+        # it); DRF's generated "already exists" validators would answer first and say less.
+        extra_kwargs = {"api_key": {"validators": []}, "zerodha_user_id": {"validators": [ZERODHA_USER_ID]}}
 
 
 class ZerodhaAccountCreateSerializer(StrictSerializer):

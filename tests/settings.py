@@ -18,3 +18,6 @@ SIMULATED_MARKET_24X7 = True
 # Serve static files from the apps' folders (no collectstatic in tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Each test process its own cache: the tests clear it, and clearing a Redis cache flushes its whole
+# database, other test runs' keys included. The settings tests check the shared cache of production.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -288,6 +288,72 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Security: hostile input, headers, sessions, the shared cache (README "Security") -----------
+# Kept in one block so the other sections stay as they were.
+# A request body over this many bytes is refused with 413 before any view reads it.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+# JSON nested deeper than this (API bodies, postbacks) is a 400; NaN and Infinity always are.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+MIDDLEWARE.insert(0, "tradingsite.middleware.RequestBodyLimitMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1, "django_permissions_policy.PermissionsPolicyMiddleware"
+)
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "tradingsite.api.parsers.StrictJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+# A login lasts this long, however active (a console that moves money should not stay open for days).
+SESSION_COOKIE_AGE = int(env.float("SESSION_HOURS", default=12) * 3600)
+# No inline script or style anywhere: the dashboard's JavaScript and CSS are static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer",
+        "microphone", "payment", "usb", "fullscreen",
+    )
+}
+# Kite postbacks: one whose order timestamp is older than this, or already seen within it, is
+# acknowledged without work; the Kite calls postbacks start are limited per account.
+KITE_POSTBACK_MAX_AGE_SECONDS = env.int("KITE_POSTBACK_MAX_AGE_SECONDS", default=24 * 3600)
+KITE_POSTBACK_WORK_RATE = env.str("KITE_POSTBACK_WORK_RATE", default="30/minute")
+# Throttle counts, lockouts' helpers and seen postbacks must be seen by every process: Redis when
+# there is one (its own database, CACHE_REDIS_URL, so clearing the cache never touches Celery's
+# queues), else files under var/ (the embedded default has no services).
+CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default=REDIS_URL)
+if CACHE_REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_REDIS_URL,
+            "KEY_PREFIX": CELERY_KEY_PREFIX,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+INSTALLED_APPS += ["csp"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

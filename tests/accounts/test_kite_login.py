@@ -141,7 +141,7 @@ def test_a_kite_session_ends_at_the_next_0600_ist(logged_in_at, expires_at):
     assert kite_session_expiry(logged_in_at.astimezone(ZoneInfo("UTC"))) == expires_at
 
 
-def test_a_token_stored_at_login_expires_at_0600_ist_next_day(kite_settings, emulator, staff_client):
+def test_a_token_stored_at_login_expires_at_0600_ist_next_day(kite_settings, emulator, staff_client, django_user_model):
     emulator.add_account(api_key=API_KEY, api_secret=API_SECRET, user_id=USER_ID, redirect_url=CALLBACK)
     account = kite_account(status=AccountStatus.NEEDS_LOGIN)
     with time_machine.travel(ist(2026, 3, 2, 8, 50), tick=True):
@@ -152,5 +152,7 @@ def test_a_token_stored_at_login_expires_at_0600_ist_next_day(kite_settings, emu
         assert account.is_logged_in
     with time_machine.travel(ist(2026, 3, 3, 6, 0), tick=False):
         assert not account.is_logged_in
+        # The operator's own session (SESSION_HOURS, 12) ended overnight too: a fresh login.
+        staff_client.force_login(django_user_model.objects.get(username="desk"))
         page = staff_client.get(reverse("accounts:kite-logins")).content.decode()
         assert "Needs login" in page
