@@ -346,13 +346,17 @@ def strategy_set_active(*, strategy: Strategy, active: bool, actor=None) -> bool
     An inactive strategy is no longer evaluated, so it emits no new signals; its open positions
     stay as they are (exits and square-off go on through the execution path).
     """
-    changed = (
-        Strategy.objects.filter(pk=strategy.pk).exclude(active=active).update(active=active, updated_at=timezone.now())
-    )
+    # A save, not a queryset update, so the change reaches the audit log (tradingsite/audit.py).
+    with transaction.atomic():
+        current = Strategy.objects.select_for_update().get(pk=strategy.pk)
+        changed = current.active != active
+        if changed:
+            current.active = active
+            current.save(update_fields=["active", "updated_at"])
     if changed:
         strategy.active = active
         logger.info("strategy %s %s by %s", strategy.name, "activated" if active else "deactivated", actor or "system")
-    return bool(changed)
+    return changed
 
 
 # --- webhooks ---------------------------------------------------------------------------------

@@ -21,3 +21,6 @@ WHITENOISE_AUTOREFRESH = True
 # Each test process its own cache: the tests clear it, and clearing a Redis cache flushes its whole
 # database, other test runs' keys included. The settings tests check the shared cache of production.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# django-axes wants the request in every authenticate() call, and the test client's login() has
+# none: lockouts are off here and switched on by the tests of them (tests/security/).
+AXES_ENABLED = False

@@ -5,6 +5,7 @@ a file-system Celery broker under ``var/``, paper accounts and a simulated marke
 ``.env.example`` documents every variable.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +32,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets served from our own static files (no CDN)
@@ -307,12 +307,13 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 ]
 # A login lasts this long, however active (a console that moves money should not stay open for days).
 SESSION_COOKIE_AGE = int(env.float("SESSION_HOURS", default=12) * 3600)
-# No inline script or style anywhere: the dashboard's JavaScript and CSS are static files.
+# No inline script anywhere: the dashboard's JavaScript is static files. Inline styles stay allowed:
+# htmx, the chart libraries and the admin's change lists set some, and a style cannot run code.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
         "font-src": ["'self'"],
@@ -353,6 +354,56 @@ else:
         }
     }
 INSTALLED_APPS += ["csp"]
+
+# Login lockouts (django-axes) on every login surface: the dashboard, the admin, the token endpoint
+# and the second-factor page. By username and client address, kept in the database (every process
+# sees it); LOGIN_FAILURE_LIMIT failures lock that pair for LOGIN_COOLOFF_MINUTES after the last.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "tradingsite.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "tradingsite.lockout.lockout_response"
+# How many proxies of this deployment stand in front of the web process and append to
+# X-Forwarded-For. 0 (the default): the header is not read at all, a client cannot choose its address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# API tokens (django-rest-knox): hashed at rest, API_TOKEN_DAYS (30) long, revocable.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_DAYS) if API_TOKEN_DAYS else None,
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "knox.auth.TokenAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+]
+
+# A second factor for staff (django-otp: TOTP, with recovery codes). Required here only for staff
+# who enrolled one; the production settings require it of every staff login.
+OTP_REQUIRED_FOR_STAFF = env.bool("OTP_REQUIRED_FOR_STAFF", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Trading desk")
+
+# The security apps register before "tradingsite", whose admin.py replaces some of their pages.
+_site = INSTALLED_APPS.index("tradingsite")
+INSTALLED_APPS[_site:_site] = [
+    "axes",
+    "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "auditlog",
+]
+_auth = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+MIDDLEWARE[_auth:_auth] = [
+    "django_otp.middleware.OTPMiddleware",
+    "tradingsite.two_factor.SecondFactorMiddleware",
+    # Who changed what, from which address (django-auditlog; tradingsite/audit.py).
+    "tradingsite.audit.AuditMiddleware",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes asks
 
 LOGGING = {
     "version": 1,

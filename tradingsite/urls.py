@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("tradingsite.api.urls")),
     path("accounts/", include("accounts.urls")),
+    path("", include("tradingsite.security_urls")),
     path("", include("execution.urls")),
     path("", include("tradingsite.dashboard.urls")),
 ]

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
@@ -32,7 +32,7 @@ def eager_tasks():
 
 def _user(username: str, *, staff: bool):
     user = get_user_model().objects.create_user(username, password="pw-" + username, is_staff=staff)
-    Token.objects.create(user=user)
+    _, user.api_token = AuthToken.objects.create(user=user)  # the value, known only here
     return user
 
 
@@ -48,7 +48,7 @@ def viewer_user(db):
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {user.api_token}")
     return client
 
 

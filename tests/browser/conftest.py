@@ -4,7 +4,9 @@ Nothing is downloaded at run time: Playwright is told to launch the system's Chr
 switches that keep it from reaching the network for updates, sync or field trials.
 """
 
+import base64
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -58,12 +60,14 @@ def page(browser, request, artifacts):
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     page.set_default_timeout(30_000)
+    refused = csp_violations(page)
     yield page
     failed = getattr(request.node, "report_call", None)
     if failed is not None and failed.failed:
         # What the browser showed when the test failed, beside the step screenshots.
         page.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"), full_page=True)
     context.close()
+    assert refused == [], "the Content-Security-Policy refused something the page needs"
 
 
 @pytest.fixture(scope="session")
@@ -72,9 +76,55 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture(autouse=True)
+def second_factor_required(settings):
+    """As in production: staff log in with a second factor (the live server runs in this process)."""
+    settings.OTP_REQUIRED_FOR_STAFF = True
+
+
+def csp_violations(page) -> list[str]:
+    """Collects the Content-Security-Policy refusals the browser reports on ``page``."""
+    found: list[str] = []
+    page.on("console", lambda msg: found.append(msg.text) if "Content Security Policy" in msg.text else None)
+    return found
+
+
 def log_in(page, base_url: str, username: str, password: str) -> None:
+    """Password, then for staff the second factor: enrol an authenticator the first time (the code is
+    computed from the key the page shows, as an authenticator app would), a code from it after that."""
     page.goto(base_url + "/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
+    page.wait_for_url(lambda url: url == base_url + "/" or "/two-factor/" in url)
+    if "/two-factor/" not in page.url:
+        return  # a viewer: a password is enough
+    if page.locator("#totp-secret").count():
+        key = base64.b32decode(page.locator("#totp-secret").inner_text())
+        page.fill("#id_code", _totp_code(key, last_t=-1))
+        page.click("#two-factor-submit")
+        assert page.locator("#recovery-codes li").count() == 10
+        page.click("#recovery-continue")
+    else:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+        page.fill("#id_code", _totp_code(device.bin_key, last_t=device.last_t))
+        page.click("#two-factor-submit")
     page.wait_for_url(base_url + "/")
+
+
+def _totp_code(key: bytes, *, last_t: int) -> str:
+    """The code for the first 30-second step after ``last_t`` (a step is accepted once), waiting
+    for the clock when the next accepted step is more than one step ahead."""
+    from django_otp.oath import TOTP
+
+    while True:
+        totp = TOTP(key)
+        drift = last_t + 1 - totp.t()
+        if drift <= 0:
+            return f"{totp.token():06d}"
+        if drift == 1:
+            totp.drift = 1
+            return f"{totp.token():06d}"
+        time.sleep(1)

@@ -11,7 +11,7 @@ import pytest
 from execution.models import Order, OrderStatus, Position
 from execution.services.demo import demo_seed
 from risk.selectors import engine_state
-from tests.browser.conftest import DESKTOP, PHONE, log_in
+from tests.browser.conftest import DESKTOP, PHONE, csp_violations, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -114,6 +114,7 @@ def test_every_page_fits_a_phone_and_a_desktop(live_server, browser, artifacts):
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         context = browser.new_context(viewport=viewport)
         page = context.new_page()
+        refused = csp_violations(page)
         log_in(page, live_server.url, seed.admin_username, seed.admin_password)
         for path in PAGES:
             page.goto(live_server.url + path)
@@ -127,3 +128,4 @@ def test_every_page_fits_a_phone_and_a_desktop(live_server, browser, artifacts):
             # A phone's first screen is what a trader sees; the desktop shot is the whole page.
             page.screenshot(path=str(artifacts / f"page-{name}-{label}.png"), full_page=label == "desktop")
         context.close()
+        assert refused == [], f"the Content-Security-Policy refused something on a {label} screen"

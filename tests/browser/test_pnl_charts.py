@@ -39,7 +39,7 @@ def wait_for_position(account) -> Position:
 
 def open_pnl(page, base: str) -> None:
     page.goto(base + "/pnl/")
-    page.wait_for_function("document.getElementById('pnl-charts').dataset.updated")
+    page.locator("#pnl-charts[data-updated]:not([data-updated=''])").wait_for()  # no eval under the CSP
 
 
 def test_empty_charts_have_sane_money_axes(live_server, page, artifacts, trader):

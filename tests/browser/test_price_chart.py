@@ -52,7 +52,7 @@ def test_a_chart_shows_candles_signals_and_each_accounts_fills(live_server, page
     # From the signals page's link to the chart of the instrument with the strategy's overlays.
     page.goto(live_server.url + reverse("dashboard:signals"))
     page.locator("#signals-table a", has_text="NSE:INFY").first.click()
-    page.wait_for_function("document.getElementById('price-chart').dataset.updated")
+    page.locator("#price-chart[data-updated]:not([data-updated=''])").wait_for()  # no eval under the CSP
     chart = page.locator("#price-chart")
     assert int(chart.get_attribute("data-candles")) == 150
     assert int(chart.get_attribute("data-markers")) == 3 + 6  # three signals, each with two accounts' fills
@@ -65,7 +65,7 @@ def test_a_chart_shows_candles_signals_and_each_accounts_fills(live_server, page
     # Another timeframe from the control: the page reloads with 5m bars.
     page.select_option("#chart-timeframe", "5m")
     page.wait_for_url("**timeframe=5m**")
-    page.wait_for_function("document.getElementById('price-chart').dataset.updated")
+    page.locator("#price-chart[data-updated]:not([data-updated=''])").wait_for()  # no eval under the CSP
     assert "its own timeframe (1m)" in page.locator("#price-chart-message").inner_text()
     page.screenshot(path=str(artifacts / "price-chart-5m.png"), full_page=True)
 
@@ -73,7 +73,7 @@ def test_a_chart_shows_candles_signals_and_each_accounts_fills(live_server, page
     small = phone.new_page()
     log_in(small, live_server.url, *trader)
     small.goto(live_server.url + reverse("dashboard:chart", args=[infy.id]))
-    small.wait_for_function("document.getElementById('price-chart').dataset.updated")
+    small.locator("#price-chart[data-updated]:not([data-updated=''])").wait_for()  # no eval under the CSP
     assert small.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     small.screenshot(path=str(artifacts / "price-chart-phone.png"), full_page=True)
     phone.close()
@@ -84,7 +84,7 @@ def test_an_instrument_without_candles_says_why(live_server, page, artifacts, tr
     instrument = InstrumentFactory(tradingsymbol="EMPTY")
     log_in(page, live_server.url, *trader)
     page.goto(live_server.url + reverse("dashboard:chart", args=[instrument.id]) + "?timeframe=5m")
-    page.wait_for_function("document.getElementById('price-chart').dataset.updated")
+    page.locator("#price-chart[data-updated]:not([data-updated=''])").wait_for()  # no eval under the CSP
     message = page.locator("#price-chart-message")
     assert message.is_visible() and "No 5m candles for NSE:EMPTY" in message.inner_text()
     page.screenshot(path=str(artifacts / "price-chart-no-candles.png"), full_page=True)

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from .views import accounts, mappings, pnl, records, signals, strategies, system, webhooks
-from .views.auth import TokenView
+from .views.auth import TokenDetailView, TokenListView, TokenRevokeAllView, TokenView
 from .views.not_found import NotFoundView
 
 app_name = "api"
@@ -24,6 +24,9 @@ router.register("risk-decisions", records.RiskDecisionViewSet, basename="risk-de
 
 urlpatterns = [
     path("auth/token", TokenView.as_view(), name="auth-token"),
+    path("auth/tokens", TokenListView.as_view(), name="auth-tokens"),
+    path("auth/tokens/revoke-all", TokenRevokeAllView.as_view(), name="auth-tokens-revoke-all"),
+    path("auth/tokens/<str:token_id>", TokenDetailView.as_view(), name="auth-token-detail"),
     path("system/status", system.SystemStatusView.as_view(), name="system-status"),
     path("system/start", system.SystemStartView.as_view(), name="system-start"),
     path("system/stop", system.SystemStopView.as_view(), name="system-stop"),
