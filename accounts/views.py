@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from . import selectors, services
 from .models import Account, Broker
@@ -35,6 +36,7 @@ def staff_required(view: Callable) -> Callable:
 
 
 @login_required
+@require_safe
 def kite_logins(request: HttpRequest) -> HttpResponse:
     accounts = list(selectors.kite_accounts())
     rows = [{"account": account, "logged_in": account.is_logged_in} for account in accounts]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
@@ -74,6 +75,16 @@ admin.site.register(TOTPDevice, _DeviceAdmin)
 admin.site.register(StaticDevice, _DeviceAdmin)
 
 
+class _AuditHistory(AuditlogHistoryAdminMixin):
+    show_auditlog_history_link = True
+
+    def auditlog_history_view(self, request, object_id, extra_context=None):
+        # auditlog's view fails (a 500) on an id that does not exist: answer as the admin's own pages do.
+        if self.get_object(request, unquote(object_id)) is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        return super().auditlog_history_view(request, object_id, extra_context)
+
+
 # Each audited model's admin gains its audit log ("Audit log" column and <id>/auditlog/ page).
 for _label in AUDITED:
     _model = apps.get_model(_label)
@@ -83,5 +94,5 @@ for _label in AUDITED:
     admin.site.unregister(_model)
     admin.site.register(
         _model,
-        type(_current.__name__, (AuditlogHistoryAdminMixin, _current), {"show_auditlog_history_link": True}),
+        type(_current.__name__, (_AuditHistory, _current), {}),
     )

@@ -8,7 +8,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
@@ -16,12 +16,15 @@ from django_htmx.http import HttpResponseClientRedirect
 
 
 def viewer_required(view: Callable) -> Callable:
-    """A logged-in user. When the session ends under a live-refreshing page, the browser goes to
-    the login page instead of htmx swapping the login form into a table cell."""
+    """A logged-in user, reading (GET or HEAD: a page that changes nothing accepts nothing else).
+    When the session ends under a live-refreshing page, the browser goes to the login page instead
+    of htmx swapping the login form into a table cell."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.user.is_authenticated:
+            if request.method not in ("GET", "HEAD"):
+                return HttpResponseNotAllowed(["GET", "HEAD"])
             return view(request, *args, **kwargs)
         if request.htmx:
             next_url = request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
