@@ -11,3 +11,4 @@ class TradingsiteConfig(AppConfig):
         # Configuration changes are audited whatever path saves them (tradingsite/audit.py).
         audit.register_audited_models()
         audit.install_command_context()
+        audit.install_task_context()

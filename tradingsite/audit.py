@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from auditlog.context import auditlog_value, set_extra_data
 from auditlog.middleware import AuditlogMiddleware
@@ -119,6 +119,38 @@ def _command_line(name: str, args: tuple, options: dict) -> str:
     given = [str(arg) for arg in args]
     given += [f"--{key}={value}" for key, value in sorted(options.items()) if key not in _COMMON_OPTIONS and value]
     return " ".join([name, *given])[:500]
+
+
+_task_contexts: dict[str, ExitStack] = {}
+
+
+def task_started(*, task_id: str, name: str) -> None:
+    stack = ExitStack()
+    stack.enter_context(audit_source(via="task", task=name))
+    _task_contexts[task_id] = stack
+
+
+def task_finished(*, task_id: str) -> None:
+    stack = _task_contexts.pop(task_id, None)
+    if stack is not None:
+        stack.close()
+
+
+def install_task_context() -> None:
+    """Changes a Celery task makes (a daily-loss halt, a kill switch tripped by the order path) are
+    tagged with the task's name. Eager tasks run inside their caller's request and keep its tag."""
+    from celery.signals import task_postrun, task_prerun
+
+    def started(sender=None, task_id=None, **kwargs):
+        if sender is not None and task_id is not None and not getattr(sender.request, "is_eager", False):
+            task_started(task_id=task_id, name=sender.name)
+
+    def finished(task_id=None, **kwargs):
+        if task_id is not None:
+            task_finished(task_id=task_id)
+
+    task_prerun.connect(started, weak=False, dispatch_uid="audit-task-started")
+    task_postrun.connect(finished, weak=False, dispatch_uid="audit-task-finished")
 
 
 def _os_user() -> str:

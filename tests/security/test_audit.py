@@ -153,3 +153,16 @@ def test_the_log_page_and_the_per_object_page_are_read_only(client, desk):
     assert change.status_code == 403
     per_object = client.get(f"/admin/accounts/account/{account.id}/auditlog/")
     assert per_object.status_code == 200 and "halted" in per_object.content.decode()
+
+
+def test_a_task_records_itself_as_the_source(db):
+    """What a worker changes names the task (the worker's task_prerun and task_postrun call these)."""
+    from tradingsite.audit import task_finished, task_started
+
+    task_started(task_id="t-1", name="execution.tasks.check_daily_loss")
+    try:
+        risk_services.engine_start(reason="from a task")
+    finally:
+        task_finished(task_id="t-1")
+    entry = entries_for(EngineState.objects.get())[-1]
+    assert entry.additional_data == {"via": "task", "task": "execution.tasks.check_daily_loss"}
