@@ -101,10 +101,7 @@ def test_the_admin_order_list_fits_1400_px_with_its_status(browser, live_server,
     seed = demo_traded
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", seed.admin_username)
-    page.fill("#id_password", seed.admin_password)
-    page.click("input[type=submit]")
+    log_in(page, live_server.url, seed.admin_username, seed.admin_password)  # with the staff second factor
     page.goto(live_server.url + "/admin/execution/order/")
     page.wait_for_selector("#result_list")
     status = page.locator("#result_list th.column-status")
