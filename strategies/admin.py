@@ -6,7 +6,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 
 from . import services
 from .library import get_strategy_class, strategy_choices
-from .models import Candle, Instrument, MarketHoliday, Signal, Strategy, StrategyWebhook, WebhookRequest
+from .models import Candle, Evaluation, Instrument, MarketHoliday, Signal, Strategy, StrategyWebhook, WebhookRequest
 from .parameter_forms import PREFIX, add_parameter_fields, clean_parameters
 
 
@@ -185,6 +185,32 @@ class SignalAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # a signal is the audit trail of why orders went out
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(admin.ModelAdmin):
+    """The evaluation ledger, read-only: one row per (strategy, bar)."""
+
+    list_display = (
+        "bar_close",
+        "strategy",
+        "timeframe",
+        "outcome",
+        "reason_code",
+        "instruments_evaluated",
+        "instruments_total",
+        "signals_made",
+        "duration_ms",
+    )
+    list_filter = ("outcome", "reason_code", "timeframe", "strategy")
+    list_select_related = ("strategy",)
+    date_hierarchy = "bar_close"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(MarketHoliday)

@@ -169,6 +169,12 @@ class Signal(models.Model):
     source = models.CharField(max_length=10, choices=SignalSource.choices, default=SignalSource.STRATEGY)
     data_source = models.CharField(max_length=20, default="simulated")
     note = models.CharField(max_length=200, blank=True)
+    caught_up_from = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Close time of the earlier bar the target changed on, when that bar was not evaluated "
+        "and this bar caught the change up.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -248,3 +254,52 @@ class WebhookRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.outcome} {self.status_code}"
+
+
+class EvaluationOutcome(models.TextChoices):
+    EVALUATED = "evaluated", "Evaluated"
+    SKIPPED = "skipped", "Skipped"
+
+
+class SkipReason(models.TextChoices):
+    ENGINE_STOPPED = "engine_stopped", "Engine stopped"
+    MARKET_CLOSED = "market_closed", "Market closed"
+    TICK_LATE = "tick_late", "Tick late"
+    DATA_MISSING = "data_missing", "Data missing"
+    STRATEGY_ERROR = "strategy_error", "Strategy error"
+
+
+class Evaluation(models.Model):
+    """The evaluation ledger: one row per (strategy, bar), evaluated or skipped with its reason.
+
+    ``instruments`` holds, per instrument symbol, what the strategy wanted on this bar and why
+    (target, stop, close, the deciding indicator values, the last signalled target and the
+    decision); ``problems`` names each instrument that was not evaluated or was refused, and why.
+    Rows older than EVALUATION_LEDGER_DAYS are deleted by a beat task.
+    """
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="evaluations")
+    timeframe = models.CharField(max_length=3, choices=Timeframe.choices)
+    bar_close = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=EvaluationOutcome.choices)
+    reason_code = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
+    reason = models.TextField(blank=True)
+    instruments_total = models.PositiveIntegerField(default=0)
+    instruments_evaluated = models.PositiveIntegerField(default=0)
+    signals_made = models.PositiveIntegerField(default=0)
+    instruments = models.JSONField(default=dict, blank=True)
+    problems = models.JSONField(default=dict, blank=True)
+    data_source = models.CharField(max_length=20, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-bar_close", "strategy_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["strategy", "bar_close"], name="one_evaluation_per_strategy_bar"),
+        ]
+        indexes = [models.Index(fields=["bar_close"]), models.Index(fields=["recorded_at"])]
+
+    def __str__(self) -> str:
+        bar_close = timezone.localtime(self.bar_close)
+        return f"{self.strategy_id} {self.timeframe} {bar_close:%Y-%m-%d %H:%M} {self.outcome}"

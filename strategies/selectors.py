@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import QuerySet
 
-from .models import Instrument, MarketHoliday, Signal, Strategy
+from .models import Evaluation, EvaluationOutcome, Instrument, MarketHoliday, Signal, Strategy
 
 
 def market_holidays() -> frozenset:
@@ -77,3 +79,102 @@ def strategy_run_summary() -> dict:
         Strategy.objects.filter(active=True).exclude(last_error="").order_by("name").values_list("name", flat=True)
     )
     return summary
+
+
+# --- the evaluation ledger ---------------------------------------------------------------------
+
+
+def last_signalled_targets(*, strategy_ids: list[int], before: datetime) -> dict[tuple[int, int], int]:
+    """(strategy id, instrument id) -> the target of its latest signal on a bar before ``before``."""
+    from django.db.models import OuterRef, Subquery
+
+    earlier = Signal.objects.filter(strategy_id__in=strategy_ids, bar_time__lt=before)
+    latest = earlier.filter(strategy_id=OuterRef("strategy_id"), instrument_id=OuterRef("instrument_id")).order_by(
+        "-bar_time", "-id"
+    )
+    rows = earlier.filter(id=Subquery(latest.values("id")[:1])).values_list("strategy_id", "instrument_id", "target")
+    return {(strategy_id, instrument_id): target for strategy_id, instrument_id, target in rows}
+
+
+def first_evaluated_bars(*, strategy_ids: list[int]) -> dict[int, datetime]:
+    """Strategy id -> the close of the first bar it was evaluated on (still in the ledger)."""
+    from django.db.models import Min
+
+    rows = (
+        Evaluation.objects.filter(strategy_id__in=strategy_ids, outcome=EvaluationOutcome.EVALUATED)
+        .values("strategy_id")
+        .annotate(first=Min("bar_close"))
+        .values_list("strategy_id", "first")
+    )
+    return dict(rows)
+
+
+def evaluations(*, strategy_id: int | None = None) -> QuerySet[Evaluation]:
+    qs = Evaluation.objects.select_related("strategy").order_by("-bar_close", "strategy_id")
+    return qs.filter(strategy_id=strategy_id) if strategy_id else qs
+
+
+@dataclass
+class InstrumentState:
+    """What a strategy wants on one instrument and why nothing (or something) happened."""
+
+    instrument_id: int
+    symbol: str
+    target: int | None = None
+    stop: float | None = None
+    close: float | None = None
+    indicators: dict = field(default_factory=dict)
+    last_signal_target: int | None = None
+    last_signal_bar: datetime | None = None
+    last_bar: datetime | None = None
+    last_outcome: str = ""
+    why: str = ""
+    bars: list[dict] = field(default_factory=list)
+
+
+def strategy_instrument_states(
+    *, strategy: Strategy, instrument_id: int | None = None, bars: int = 5
+) -> list[InstrumentState]:
+    """Per instrument of the strategy: its target, stop and indicator values on the last evaluated
+    bar, what it last signalled, its last ``bars`` ledger entries and why nothing happened.
+    Three queries."""
+    instruments = list(strategy.instruments.all())
+    if instrument_id is not None:
+        instruments = [i for i in instruments if i.pk == instrument_id]
+    states = {i.kite_symbol: InstrumentState(instrument_id=i.pk, symbol=i.kite_symbol) for i in instruments}
+    recent = list(
+        Evaluation.objects.filter(strategy=strategy)
+        .order_by("-bar_close")
+        .values("bar_close", "outcome", "reason", "instruments", "problems")[:bars]
+    )
+    for row in recent:
+        for symbol, state in states.items():
+            detail = row["instruments"].get(symbol)
+            problem = row["problems"].get(symbol, "")
+            if detail is None and not problem and row["outcome"] == EvaluationOutcome.EVALUATED:
+                continue  # the instrument was not part of the strategy then
+            why = problem or (detail or {}).get("note", "") or row["reason"]
+            entry = {"bar_close": row["bar_close"], "outcome": row["outcome"], "why": why}
+            if detail:
+                entry.update(target=detail["target"], stop=detail["stop"], signal=detail["signal"])
+            state.bars.append(entry)
+            if state.last_bar is None:
+                state.last_bar, state.last_outcome, state.why = row["bar_close"], row["outcome"], why
+            if detail and state.target is None:
+                state.target, state.stop, state.close = detail["target"], detail["stop"], detail["close"]
+                state.indicators = detail["indicators"]
+    by_id = {state.instrument_id: state for state in states.values()}
+    last = last_signals(strategy_id=strategy.pk, instrument_ids=list(by_id))
+    for pk, (target, bar_time) in last.items():
+        by_id[pk].last_signal_target, by_id[pk].last_signal_bar = target, bar_time
+    return list(states.values())
+
+
+def last_signals(*, strategy_id: int, instrument_ids: list[int]) -> dict[int, tuple[int, datetime]]:
+    """Instrument id -> (target, bar time) of the strategy's latest signal there."""
+    from django.db.models import OuterRef, Subquery
+
+    mine = Signal.objects.filter(strategy_id=strategy_id, instrument_id__in=instrument_ids)
+    latest = mine.filter(instrument_id=OuterRef("instrument_id")).order_by("-bar_time", "-id")
+    rows = mine.filter(id=Subquery(latest.values("id")[:1])).values_list("instrument_id", "target", "bar_time")
+    return {pk: (target, bar_time) for pk, target, bar_time in rows}

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from accounts.api_base import StrictModelSerializer
 
 from .library import strategy_choices
-from .models import Instrument, Signal, Strategy
+from .models import Evaluation, Instrument, Signal, Strategy
 
 
 class InstrumentSerializer(serializers.ModelSerializer):
@@ -103,6 +103,69 @@ class SignalSerializer(serializers.ModelSerializer):
             "source",
             "data_source",
             "note",
+            "caught_up_from",
             "created_at",
         )
         read_only_fields = fields
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    """One row of the evaluation ledger: a strategy on one bar."""
+
+    strategy_name = serializers.CharField(source="strategy.name", read_only=True)
+    instruments = serializers.JSONField(
+        read_only=True,
+        help_text="Per instrument symbol: target, stop, close, indicators (name -> value), last_signalled, "
+        "signal (bool), caught_up_from (bar close or null) and note (why).",
+    )
+    problems = serializers.JSONField(
+        read_only=True, help_text="Per instrument symbol: why it was not evaluated (data) or its answer refused."
+    )
+
+    class Meta:
+        model = Evaluation
+        fields = (
+            "id",
+            "strategy",
+            "strategy_name",
+            "timeframe",
+            "bar_close",
+            "outcome",
+            "reason_code",
+            "reason",
+            "instruments_total",
+            "instruments_evaluated",
+            "signals_made",
+            "instruments",
+            "problems",
+            "data_source",
+            "duration_ms",
+            "recorded_at",
+        )
+        read_only_fields = fields
+
+
+class InstrumentBarSerializer(serializers.Serializer):
+    bar_close = serializers.DateTimeField()
+    outcome = serializers.CharField()
+    why = serializers.CharField()
+    target = serializers.IntegerField(required=False, allow_null=True)
+    stop = serializers.FloatField(required=False, allow_null=True)
+    signal = serializers.BooleanField(required=False)
+
+
+class InstrumentStateSerializer(serializers.Serializer):
+    """A strategy's state on one instrument, from the evaluation ledger and its signals."""
+
+    instrument_id = serializers.IntegerField()
+    symbol = serializers.CharField()
+    target = serializers.IntegerField(allow_null=True, help_text="Desired target on the last evaluated bar.")
+    stop = serializers.FloatField(allow_null=True)
+    close = serializers.FloatField(allow_null=True)
+    indicators = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    last_signal_target = serializers.IntegerField(allow_null=True)
+    last_signal_bar = serializers.DateTimeField(allow_null=True)
+    last_bar = serializers.DateTimeField(allow_null=True, help_text="The last bar in the ledger.")
+    last_outcome = serializers.CharField()
+    why = serializers.CharField(help_text="Why nothing (or something) happened on the last bar.")
+    bars = InstrumentBarSerializer(many=True, help_text="The last ledger entries, newest first.")

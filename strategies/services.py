@@ -4,109 +4,125 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .library import StrategyError, get_strategy_class
-from .marketdata.base import MarketDataSource, MarketDataUnavailable
-from .models import Instrument, Signal, SignalSource, Strategy, StrategyWebhook
+from . import selectors
+from .evaluation import BarContext, EvaluationReport, catch_up_window_start, evaluate_bar
+from .marketdata.base import MarketDataSource
+from .models import Evaluation, EvaluationOutcome, Instrument, Signal, SignalSource, Strategy, StrategyWebhook
 
 logger = logging.getLogger(__name__)
 
-# Bars beyond the strategy's own warm-up, so indicators have settled by the last bar.
-EXTRA_HISTORY_BARS = 50
 
+def evaluate_timeframe(
+    *, strategies: list[Strategy], timeframe: str, bar_close: datetime, source: MarketDataSource
+) -> EvaluationReport:
+    """Evaluate the strategies on the bar closing at ``bar_close`` (level-triggered, see
+    strategies/evaluation.py); nothing is written: the engine records signals, then the ledger."""
+    from django.conf import settings
 
-@dataclass(frozen=True)
-class TargetChange:
-    """A strategy's target on one instrument changed on the last completed bar."""
-
-    strategy: Strategy
-    instrument: Instrument
-    bar_time: datetime
-    target: int
-    price: Decimal
-    stop_price: Decimal | None
-    data_source: str
-
-
-@dataclass
-class EvaluationReport:
-    changes: list[TargetChange]
-    errors: dict[str, str]  # strategy name -> error
-    evaluated: int = 0
-
-
-def _to_price(value: float, tick: Decimal) -> Decimal:
-    return (Decimal(str(value)) / tick).quantize(Decimal("1")) * tick
-
-
-def _enters_now(strategy: Strategy, instrument: Instrument, target: int) -> bool:
-    """A strategy set to enter on its first bar takes its current position once, before any signal."""
-    return (
-        strategy.enter_on_first_bar
-        and target != 0
-        and not Signal.objects.filter(strategy=strategy, instrument=instrument).exists()
+    ids = [s.pk for s in strategies]
+    context = BarContext(
+        timeframe=timeframe,
+        bar_close=bar_close,
+        calendar=source.calendar,
+        window_start=catch_up_window_start(source.calendar, timeframe, bar_close, settings.EVALUATION_CATCH_UP_WINDOW),
+        data_source=source.label,
+    )
+    return evaluate_bar(
+        strategies=strategies,
+        context=context,
+        source=source,
+        last_signalled=selectors.last_signalled_targets(strategy_ids=ids, before=bar_close),
+        first_evaluated=selectors.first_evaluated_bars(strategy_ids=ids),
     )
 
 
-def evaluate_strategy(*, strategy: Strategy, bar_close: datetime, source: MarketDataSource) -> list[TargetChange]:
-    """Run one strategy on each of its instruments as of ``bar_close`` and return target changes.
-
-    Raises StrategyError (the strategy's own failure) or MarketDataUnavailable.
-    """
-    strategy_class = get_strategy_class(strategy.library_key)
-    runner = strategy_class(strategy.parameters)
-    count = runner.warmup_bars + EXTRA_HISTORY_BARS
-    changes = []
-    for instrument in strategy.instruments.all():
-        candles = source.candles(instrument, strategy.timeframe, bar_close, count)
-        if len(candles) < 2:
-            continue
-        result = runner.run(candles)
-        target, previous = int(result["target"].iloc[-1]), int(result["target"].iloc[-2])
-        if target == previous and not _enters_now(strategy, instrument, target):
-            continue
-        stop = result["stop"].iloc[-1]
-        changes.append(
-            TargetChange(
-                strategy=strategy,
-                instrument=instrument,
-                bar_time=bar_close,
-                target=target,
-                price=_to_price(float(candles["close"].iloc[-1]), instrument.tick_size),
-                stop_price=None if target == 0 or stop != stop else _to_price(float(stop), instrument.tick_size),
-                data_source=source.label,
-            )
-        )
-    return changes
+_LEDGER_FIELDS = (
+    "timeframe",
+    "outcome",
+    "reason_code",
+    "reason",
+    "instruments_total",
+    "instruments_evaluated",
+    "signals_made",
+    "instruments",
+    "problems",
+    "data_source",
+    "duration_ms",
+    "recorded_at",
+)
 
 
-def evaluate_timeframe(
-    *, strategies: list[Strategy], bar_close: datetime, source: MarketDataSource
-) -> EvaluationReport:
-    """Evaluate every given strategy; one that raises is recorded and the others go on."""
-    report = EvaluationReport(changes=[], errors={})
+def evaluations_record(
+    *, report: EvaluationReport, timeframe: str, bar_close: datetime, signals_made: Mapping[int, int]
+) -> None:
+    """Write each strategy's ledger row for the bar (a re-run of the bar replaces it) and its
+    last-evaluated time and error."""
     now = timezone.now()
-    for strategy in strategies:
-        error = ""
-        try:
-            report.changes.extend(evaluate_strategy(strategy=strategy, bar_close=bar_close, source=source))
-            report.evaluated += 1
-        except (StrategyError, MarketDataUnavailable) as exc:
-            error = str(exc)
-        except Exception as exc:  # a broken parameter set or data bug must not stop other strategies
-            logger.exception("strategy %s failed", strategy.name)
-            error = f"{type(exc).__name__}: {exc}"
-        if error:
-            report.errors[strategy.name] = error
-            logger.warning("strategy %s not evaluated: %s", strategy.name, error)
-        Strategy.objects.filter(pk=strategy.pk).update(last_evaluated_at=now, last_error=error)
-    return report
+    rows = [
+        Evaluation(
+            strategy_id=ev.strategy.pk,
+            timeframe=timeframe,
+            bar_close=bar_close,
+            outcome=ev.outcome,
+            reason_code=ev.reason_code,
+            reason=ev.reason,
+            instruments_total=ev.instruments_total,
+            instruments_evaluated=ev.instruments_evaluated,
+            signals_made=signals_made.get(ev.strategy.pk, 0),
+            instruments=ev.instruments,
+            problems=ev.problems,
+            data_source=report.data_source,
+            duration_ms=ev.duration_ms,
+            recorded_at=now,
+        )
+        for ev in report.evaluations
+    ]
+    with transaction.atomic():
+        Evaluation.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["strategy", "bar_close"], update_fields=_LEDGER_FIELDS
+        )
+        for ev in report.evaluations:
+            error = ev.reason if ev.outcome != EvaluationOutcome.EVALUATED else ""
+            if error:
+                logger.warning("strategy %s not evaluated: %s", ev.strategy.name, error)
+            Strategy.objects.filter(pk=ev.strategy.pk).update(last_evaluated_at=now, last_error=error)
+
+
+def evaluations_skip(
+    *, strategies: list[Strategy], timeframe: str, bar_close: datetime, reason_code: str, reason: str
+) -> None:
+    """Record the bar as skipped for each strategy, unless the ledger already has the bar for it
+    (an evaluated bar is never overwritten by a later, skipped tick)."""
+    now = timezone.now()
+    Evaluation.objects.bulk_create(
+        [
+            Evaluation(
+                strategy_id=strategy.pk,
+                timeframe=timeframe,
+                bar_close=bar_close,
+                outcome=EvaluationOutcome.SKIPPED,
+                reason_code=reason_code,
+                reason=reason,
+                instruments_total=len(strategy.instruments.all()),
+                recorded_at=now,
+            )
+            for strategy in strategies
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def evaluations_delete_older(*, days: int, now: datetime | None = None) -> int:
+    """Delete ledger rows of bars that closed more than ``days`` days ago; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = Evaluation.objects.filter(bar_close__lt=cutoff).delete()
+    return deleted
 
 
 def signal_record(
@@ -120,6 +136,7 @@ def signal_record(
     source: str = SignalSource.STRATEGY,
     data_source: str = "",
     note: str = "",
+    caught_up_from: datetime | None = None,
 ) -> tuple[Signal, bool]:
     """Record a signal once per (strategy, instrument, bar); returns (signal, created)."""
     if target not in (-1, 0, 1):
@@ -131,6 +148,7 @@ def signal_record(
         "source": source,
         "data_source": data_source,
         "note": note,
+        "caught_up_from": caught_up_from,
     }
     try:
         with transaction.atomic():

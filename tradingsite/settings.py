@@ -195,6 +195,19 @@ MARKET_DATA_SOURCE = env.str("MARKET_DATA_SOURCE", default="simulated")
 # The simulated market is open around the clock so that a newcomer sees trades at any hour.
 # Real market data always follows the NSE calendar.
 SIMULATED_MARKET_24X7 = env.bool("SIMULATED_MARKET_24X7", default=True)
+# Strategy evaluation (README, "How a bar is evaluated"). A target change on a bar that was not
+# evaluated is caught up on the next evaluated bar if it happened within this window: "session"
+# (the same trading session) or a number of minutes. The evaluation ledger keeps this many days.
+EVALUATION_CATCH_UP_WINDOW = env.str("EVALUATION_CATCH_UP_WINDOW", default="session").strip().lower()
+if EVALUATION_CATCH_UP_WINDOW != "session" and not (
+    EVALUATION_CATCH_UP_WINDOW.isdigit() and int(EVALUATION_CATCH_UP_WINDOW) > 0
+):
+    raise ImproperlyConfigured(
+        f"EVALUATION_CATCH_UP_WINDOW={EVALUATION_CATCH_UP_WINDOW!r}: use 'session' or a positive number of minutes."
+    )
+EVALUATION_LEDGER_DAYS = env.int("EVALUATION_LEDGER_DAYS", default=7)
+if EVALUATION_LEDGER_DAYS < 1:
+    raise ImproperlyConfigured("EVALUATION_LEDGER_DAYS must be at least 1.")
 PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))
 # A signal's order messages expire this many seconds after the signal was recorded: a message
 # redelivered late (a worker died holding it; Redis gives it back after the visibility timeout)

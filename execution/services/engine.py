@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from risk.selectors import engine_is_running
 from strategies import services as strategy_services
-from strategies.models import Signal
+from strategies.models import Signal, SkipReason
 from strategies.selectors import active_strategies, market_data_source
 
 from .signals import signal_submit
@@ -34,22 +34,29 @@ class BarRun:
 def run_timeframe(*, timeframe: str, now: datetime | None = None, force: bool = False) -> BarRun:
     """Evaluate every active strategy of ``timeframe`` on the bar that just closed.
 
-    ``force`` (the ``evaluate`` command) runs even when the engine is stopped or the tick is late.
+    Every (strategy, bar) lands in the evaluation ledger: evaluated, or skipped with its reason
+    (engine stopped, market closed, tick late). ``force`` (the ``evaluate`` command) runs even
+    when the engine is stopped or the tick is late.
     """
     now = now or timezone.now()
-    if not force and not engine_is_running():
-        return BarRun(timeframe, None, skipped="engine is stopped")
     source = market_data_source()
     bar_close = source.calendar.last_bar_close(timeframe, now)
     if bar_close is None:
         return BarRun(timeframe, None, skipped="no completed bar")
-    lateness = now - bar_close
-    if not force and lateness > min(source.calendar.bar_length(timeframe), MAX_TICK_LATENESS):
-        return BarRun(timeframe, bar_close, skipped=f"tick {lateness} after the bar closed: too late to trade")
-    run = BarRun(timeframe, bar_close)
     strategies = list(active_strategies(timeframe=timeframe))
-    report = strategy_services.evaluate_timeframe(strategies=strategies, bar_close=bar_close, source=source)
+    skip = "" if force else _why_not_now(timeframe=timeframe, now=now, bar_close=bar_close, calendar=source.calendar)
+    if skip:
+        code, reason = skip
+        strategy_services.evaluations_skip(
+            strategies=strategies, timeframe=timeframe, bar_close=bar_close, reason_code=code, reason=reason
+        )
+        return BarRun(timeframe, None if code == SkipReason.ENGINE_STOPPED else bar_close, skipped=reason)
+    run = BarRun(timeframe, bar_close)
+    report = strategy_services.evaluate_timeframe(
+        strategies=strategies, timeframe=timeframe, bar_close=bar_close, source=source
+    )
     run.errors, run.evaluated = report.errors, report.evaluated
+    signals_made: dict[int, int] = {}
     for change in report.changes:
         signal, created = signal_submit(
             strategy=change.strategy,
@@ -59,10 +66,27 @@ def run_timeframe(*, timeframe: str, now: datetime | None = None, force: bool = 
             price=change.price,
             stop_price=change.stop_price,
             data_source=change.data_source,
+            caught_up_from=change.caught_up_from,
         )
         if created:
             run.signals.append(signal)
+            signals_made[change.strategy.pk] = signals_made.get(change.strategy.pk, 0) + 1
+    strategy_services.evaluations_record(
+        report=report, timeframe=timeframe, bar_close=bar_close, signals_made=signals_made
+    )
     return run
+
+
+def _why_not_now(*, timeframe: str, now: datetime, bar_close: datetime, calendar) -> tuple[str, str] | None:
+    """(reason code, reason) when this tick must not evaluate the bar, else None."""
+    if not engine_is_running():
+        return SkipReason.ENGINE_STOPPED, "engine is stopped"
+    lateness = now - bar_close
+    if lateness <= min(calendar.bar_length(timeframe), MAX_TICK_LATENESS):
+        return None
+    if not calendar.is_open(now):
+        return SkipReason.MARKET_CLOSED, f"market closed: the last {timeframe} bar closed {lateness} before this tick"
+    return SkipReason.TICK_LATE, f"tick {lateness} after the bar closed: too late to trade"
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,46 @@ from django.conf import settings
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
-# Crontab minute fields. Each fires at least at every bar close of its timeframe, in both the
-# NSE calendar (anchored 09:15) and the around-the-clock demo (anchored 00:00); the task asks the
-# market calendar which bar just closed and skips ticks that are not a close or are too late.
-TIMEFRAME_CRONTABS = {"1m": "*", "5m": "*/5", "15m": "*/15", "1h": "*/15", "1d": "*/15"}
+# Crontabs (minute, hour, day of week) that fire at each bar close of a timeframe, and only then,
+# for the market calendar in use: the NSE session (09:15-15:30, bars anchored 09:15, the last bar
+# of the day closing at 15:30) or the around-the-clock demo (anchored 00:00). The task asks the
+# calendar which bar just closed. A timeframe whose closes one crontab cannot say (NSE 1h: xx:15
+# and 15:30) gets a second schedule, "... (session close)".
+NSE_CRONTABS = {
+    "1m": [("*", "9-15", "1-5")],
+    "5m": [("*/5", "9-15", "1-5")],
+    "15m": [("0,15,30,45", "9-15", "1-5")],
+    "1h": [("15", "10-15", "1-5"), ("30", "15", "1-5")],
+    "1d": [("30", "15", "1-5")],
+}
+AROUND_THE_CLOCK_CRONTABS = {
+    "1m": [("*", "*", "*")],
+    "5m": [("*/5", "*", "*")],
+    "15m": [("*/15", "*", "*")],
+    "1h": [("0", "*", "*")],
+    "1d": [("0", "0", "*")],
+}
+# Defaults of earlier releases (1h and 1d fired every 15 minutes and logged "too late to trade"):
+# a schedule still on one of these, or on the other calendar's default, is brought in line.
+_EARLIER_DEFAULTS = {("*/15", "*", "*"), ("*", "*", "*"), ("*/5", "*", "*")}
 BAR_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 SCHEDULE_PREFIX = "trading:"
+
+
+def timeframe_crontabs() -> dict[str, list[tuple[str, str, str]]]:
+    """The bar-close crontabs for the calendar the market-data source follows."""
+    around_the_clock = settings.MARKET_DATA_SOURCE == "simulated" and settings.SIMULATED_MARKET_24X7
+    return AROUND_THE_CLOCK_CRONTABS if around_the_clock else NSE_CRONTABS
+
+
+def _is_a_default(schedule: CrontabSchedule | None, timeframe: str) -> bool:
+    if schedule is None:
+        return False
+    fields = (schedule.minute, schedule.hour, schedule.day_of_week)
+    known = set(_EARLIER_DEFAULTS)
+    for table in (NSE_CRONTABS, AROUND_THE_CLOCK_CRONTABS):
+        known.update(table[timeframe])
+    return fields in known and schedule.day_of_month == "*" and schedule.month_of_year == "*"
 
 
 def _crontab(minute: str, *, hour: str = "*", day_of_week: str = "*") -> CrontabSchedule:
@@ -34,23 +68,32 @@ def _crontab(minute: str, *, hour: str = "*", day_of_week: str = "*") -> Crontab
 
 @transaction.atomic
 def ensure_beat_schedules() -> list[str]:
-    """Create the missing periodic tasks; returns the names created."""
+    """Create the missing periodic tasks; returns the names created (or brought to bar closes)."""
     created = []
-    for timeframe, minute in TIMEFRAME_CRONTABS.items():
-        name = f"{SCHEDULE_PREFIX}evaluate {timeframe}"
-        _, was_created = PeriodicTask.objects.get_or_create(
-            name=name,
-            defaults={
-                "task": "execution.tasks.run_timeframe",
-                "crontab": _crontab(minute),
-                "args": json.dumps([timeframe]),
-                # A tick still queued after one bar is stale: it never trades.
-                "expire_seconds": min(BAR_SECONDS[timeframe], 300),
-                "description": f"Evaluate every active {timeframe} strategy on each bar close.",
-            },
-        )
-        if was_created:
-            created.append(name)
+    for timeframe, crontabs in timeframe_crontabs().items():
+        for number, (minute, hour, day_of_week) in enumerate(crontabs):
+            name = f"{SCHEDULE_PREFIX}evaluate {timeframe}" + (" (session close)" if number else "")
+            crontab = _crontab(minute, hour=hour, day_of_week=day_of_week)
+            task, was_created = PeriodicTask.objects.get_or_create(
+                name=name,
+                defaults={
+                    "task": "execution.tasks.run_timeframe",
+                    "crontab": crontab,
+                    "args": json.dumps([timeframe]),
+                    # A tick still queued after one bar is stale: it never trades.
+                    "expire_seconds": min(BAR_SECONDS[timeframe], 300),
+                    "description": f"Evaluate every active {timeframe} strategy on each bar close.",
+                },
+            )
+            if was_created:
+                created.append(name)
+            elif task.crontab_id != crontab.pk and _is_a_default(task.crontab, timeframe):
+                task.crontab = crontab  # an earlier release's default, not an operator's choice
+                task.save(update_fields=["crontab"])
+                created.append(name)
+        if len(crontabs) == 1:  # the other calendar's extra schedule would fire at non-closes
+            extra = PeriodicTask.objects.filter(name=f"{SCHEDULE_PREFIX}evaluate {timeframe} (session close)")
+            extra.filter(crontab__minute="30", crontab__hour="15").delete()
     every_15s, _ = IntervalSchedule.objects.get_or_create(every=15, period=IntervalSchedule.SECONDS)
     housekeeping = [
         (
@@ -91,6 +134,15 @@ def ensure_beat_schedules() -> list[str]:
                 "expire_seconds": 900,
                 "description": "At a trading day's session start, resume accounts halted for daily loss on an "
                 "earlier day (operator halts stay).",
+            },
+        ),
+        (
+            f"{SCHEDULE_PREFIX}evaluation ledger cleanup",
+            {
+                "task": "strategies.tasks.evaluation_ledger_cleanup",
+                "crontab": _crontab("7"),
+                "expire_seconds": 3600,
+                "description": "Hourly: delete evaluation ledger rows older than EVALUATION_LEDGER_DAYS.",
             },
         ),
         (

@@ -26,6 +26,7 @@ def signal_submit(
     source: str = SignalSource.STRATEGY,
     data_source: str = "",
     note: str = "",
+    caught_up_from: datetime | None = None,
 ) -> tuple[Signal, bool]:
     """Record the signal once and, if it is new, a pending delivery per mapped account in the same
     transaction; after commit a Celery message nudges them (the sweeper covers a lost one)."""
@@ -40,6 +41,7 @@ def signal_submit(
             source=source,
             data_source=data_source,
             note=note,
+            caught_up_from=caught_up_from,
         )
         if created:
             from ..engine.delivery import deliveries_create, deliveries_nudge

@@ -1,20 +1,82 @@
-"""The strategy interface: typed parameters and one vectorised method over candles.
+"""The strategy interface (version 2): typed parameters and one vectorised method over candle arrays.
 
-A strategy reads a candle DataFrame (index: tz-aware bar start times, ascending; columns
-``open high low close volume`` as float64) and returns, per bar, the target position
-(+1 long, 0 flat, -1 short) and the stop-loss level for that target. Live trading reads the
-last row; a backtest reads them all: one piece of strategy code for both.
+A strategy reads ``Candles`` (numpy arrays: ``start`` as int64 nanoseconds since the epoch, UTC,
+ascending; ``open high low close volume`` as float64) and returns a ``StrategyOutput``: per bar,
+the target position (+1 long, 0 flat, -1 short), the stop-loss level for that target, and the
+indicator values that decided it (shown in the evaluation ledger). Live trading reads the last
+bar; a backtest reads them all: one piece of strategy code for both. TA-Lib takes the arrays
+directly; pandas appears only at the edges (``run`` on a DataFrame).
+
+Exact decisions: prices are multiples of the tick, so two indicators are often exactly equal,
+and floating-point sums leave residues of about 1e-13 that would make such a tie look like a
+cross. Compare prices and indicators with ``above``/``below`` (or ``TOLERANCE`` yourself): a
+difference within ``TOLERANCE`` (1e-6, in the compared values' own unit) is a tie. That is
+far below any tick (NSE's smallest is 0.0025) and far above the residue.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-INTERFACE_VERSION = 1
+INTERFACE_VERSION = 2
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
+# Two prices or indicator values closer than this are equal (see the module's docstring).
+TOLERANCE = 1e-6
+
+
+def above(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    """``a > b`` by more than TOLERANCE (NaN on either side: False)."""
+    return np.asarray(a) - b > TOLERANCE
+
+
+def below(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    """``a < b`` by more than TOLERANCE (NaN on either side: False)."""
+    return np.asarray(b) - a > TOLERANCE
+
+
+@dataclass(frozen=True)
+class Candles:
+    """A candle series as arrays; ``start`` in int64 ns since the epoch (UTC), ascending."""
+
+    start: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def tail(self, count: int) -> Candles:
+        if count >= len(self.start):
+            return self
+        return Candles(*(getattr(self, name)[-count:] for name in ("start", *CANDLE_COLUMNS)))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Candles:
+        """From a candle DataFrame indexed by tz-aware bar start (the market-data sources' shape)."""
+        missing = [c for c in CANDLE_COLUMNS if c not in frame.columns]
+        if missing:
+            raise StrategyError(f"candles lack columns {missing}")
+        index = frame.index
+        start = index.as_unit("ns").asi8 if isinstance(index, pd.DatetimeIndex) else np.arange(len(frame))
+        return cls(start, *(frame[name].to_numpy(dtype=np.float64) for name in CANDLE_COLUMNS))
+
+
+@dataclass
+class StrategyOutput:
+    """Per bar: ``target`` (int64 in -1, 0, 1), ``stop`` (float64, NaN where the target is 0)
+    and the ``indicators`` (name -> float64 array) that decided it."""
+
+    target: np.ndarray
+    stop: np.ndarray
+    indicators: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class StrategyParameterError(ValueError):
@@ -70,27 +132,38 @@ class Strategy:
         """How many bars the indicators need before the last bar's answer is meaningful."""
         raise NotImplementedError
 
-    def compute(self, candles: pd.DataFrame) -> pd.DataFrame:
-        """Return a DataFrame on the same index with columns ``target`` (int) and ``stop`` (float).
+    def compute(self, candles: Candles) -> StrategyOutput:
+        """Return the target, stop and indicators per bar (arrays as long as ``candles``).
 
         ``stop`` is NaN where ``target`` is 0; otherwise it lies strictly on the losing side of
-        the bar's close (below for a long, above for a short).
+        the bar's close (below for a long, above for a short). Compare with ``above``/``below``.
         """
         raise NotImplementedError
 
-    def run(self, candles: pd.DataFrame) -> pd.DataFrame:
-        """``compute`` behind a wrapper: whatever the strategy raises becomes ``StrategyError``."""
-        missing = [c for c in CANDLE_COLUMNS if c not in candles.columns]
-        if missing:
-            raise StrategyError(f"{self.key}: candles lack columns {missing}")
+    def run_arrays(self, candles: Candles) -> StrategyOutput:
+        """``compute`` behind a wrapper: whatever the strategy raises becomes ``StrategyError``;
+        shorts become flat unless ``allow_short``."""
         try:
             result = self.compute(candles)
+            target = np.asarray(result.target)
+            stop = np.asarray(result.stop, dtype=np.float64)
+            if len(target) != len(candles) or len(stop) != len(candles):
+                raise ValueError(f"returned {len(target)} targets and {len(stop)} stops for {len(candles)} candles")
         except StrategyError:
             raise
         except Exception as exc:  # user strategy code: any failure is isolated, never propagated raw
             raise StrategyError(f"{self.key}: {type(exc).__name__}: {exc}") from exc
-        if not self.params.allow_short:
-            short = result["target"] < 0
-            result.loc[short, "target"] = 0
-            result.loc[short, "stop"] = float("nan")
-        return result
+        if not self.params.allow_short and len(target) and (target < 0).any():  # masking only when needed
+            short = target < 0
+            target = np.where(short, 0, target)
+            stop = np.where(short, np.nan, stop)
+        return StrategyOutput(target, stop, result.indicators)
+
+    def run(self, candles: pd.DataFrame) -> pd.DataFrame:
+        """``run_arrays`` on a candle DataFrame; returns ``target`` and ``stop`` on its index."""
+        try:
+            arrays = Candles.from_frame(candles)
+        except StrategyError as exc:
+            raise StrategyError(f"{self.key}: {exc}") from None
+        result = self.run_arrays(arrays)
+        return pd.DataFrame({"target": result.target, "stop": result.stop}, index=candles.index)

@@ -176,3 +176,31 @@ def test_times_with_any_offset_are_read_as_utc_and_impossible_ones_refused(staff
     out_of_range = staff.get("/api/orders", {"created_before": "0001-01-01T01:00:00+05:00"})
     assert out_of_range.status_code == 400
     assert "out of range" in error_of(out_of_range)["fields"]["created_before"][0]
+
+
+def test_the_evaluation_ledger_lists_with_filters_and_a_strategy_shows_its_state(viewer, book):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from execution import services
+
+    ist = ZoneInfo("Asia/Kolkata")
+    strategy = book["strategy"]
+    services.run_timeframe(timeframe="1m", now=datetime(2026, 11, 20, 10, 0, 5, tzinfo=ist))  # engine stopped
+    services.run_timeframe(timeframe="1m", now=datetime(2026, 11, 20, 10, 1, 5, tzinfo=ist), force=True)
+
+    everything = viewer.get("/api/evaluations")
+    assert everything.status_code == 200 and everything.json()["count"] >= 2
+    skipped = viewer.get(f"/api/evaluations?strategy={strategy.pk}&outcome=skipped").json()["results"]
+    assert [(row["reason_code"], row["bar_close"][11:16]) for row in skipped] == [("engine_stopped", "10:00")]
+    after = viewer.get("/api/evaluations", {"bar_after": "2026-11-20T10:01:00+05:30", "outcome": "evaluated"})
+    [row] = [r for r in after.json()["results"] if r["strategy"] == strategy.pk]
+    assert row["instruments_evaluated"] == row["instruments_total"] >= 1
+    bad = viewer.get("/api/evaluations?outcome=sideways")
+    assert bad.status_code == 400 and "outcome" in bad.json()["error"]["fields"]
+
+    state = viewer.get(f"/api/strategies/{strategy.pk}/state")
+    assert state.status_code == 200
+    first = state.json()[0]
+    assert first["last_outcome"] == "evaluated" and set(first["indicators"]) >= {"atr"}
+    assert [bar["outcome"] for bar in first["bars"]] == ["evaluated", "skipped"]

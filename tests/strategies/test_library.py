@@ -19,7 +19,7 @@ from strategies.library import (
     get_strategy_class,
     registered_strategies,
 )
-from strategies.library.builtin._common import hold_forward, signal_frame
+from strategies.library.builtin._common import hold_forward, signal_output
 
 KEYS = {"sma_crossover", "ema_crossover", "rsi_threshold", "price_threshold", "donchian_breakout"}
 
@@ -278,9 +278,9 @@ def test_stop_must_lie_strictly_on_the_losing_side():
     close = pd.Series([100.0, 100.0, 100.0, 100.0], index=index)
     target = pd.Series([1, 1, -1, -1], index=index)
     stop = pd.Series([99.0, 100.0, 100.0, np.nan], index=index)  # only the first one is valid
-    result = signal_frame(close, target, stop)
-    assert result["target"].tolist() == [1, 0, 0, 0]
-    assert result["stop"].iloc[0] == 99.0 and result["stop"].iloc[1:].isna().all()
+    result = signal_output(close, target, stop)
+    assert result.target.tolist() == [1, 0, 0, 0]
+    assert result.stop[0] == 99.0 and np.isnan(result.stop[1:]).all()
 
 
 def test_hold_forward_holds_and_restarts_after_not_ready():
@@ -370,7 +370,7 @@ class Exploding(Strategy):
     def warmup_bars(self) -> int:
         return 1
 
-    def compute(self, candles: pd.DataFrame) -> pd.DataFrame:
+    def compute(self, candles):
         return 1 / 0
 
 

@@ -11,7 +11,7 @@ from django_filters.fields import IsoDateTimeField
 from accounts.models import Account
 from execution.models import AccountStrategy, Fill, Order, Position
 from risk.models import RiskDecisionRecord
-from strategies.models import Instrument, Signal, Strategy
+from strategies.models import Evaluation, Instrument, Signal, Strategy
 
 
 class UtcDateTimeField(IsoDateTimeField):
@@ -133,3 +133,20 @@ class RiskDecisionFilter(filters.FilterSet):
     class Meta:
         model = RiskDecisionRecord
         fields = ("account", "strategy", "signal", "instrument", "approved", "is_exit")
+
+
+class EvaluationFilter(filters.FilterSet):
+    bar_after = TimeFilter(field_name="bar_close", lookup_expr="gte")
+    bar_before = TimeFilter(field_name="bar_close", lookup_expr="lt")
+    with_problems = filters.BooleanFilter(
+        method="filter_with_problems", label="Only bars where some instrument was not evaluated or refused (true)"
+    )
+
+    class Meta:
+        model = Evaluation
+        fields = ("strategy", "timeframe", "outcome", "reason_code")
+
+    def filter_with_problems(self, qs, name, value):
+        if value is None:
+            return qs
+        return qs.exclude(problems={}) if value else qs.filter(problems={})

@@ -20,6 +20,7 @@ router.register("orders", records.OrderViewSet, basename="order")
 router.register("fills", records.FillViewSet, basename="fill")
 router.register("positions", records.PositionViewSet, basename="position")
 router.register("signals", records.SignalViewSet, basename="signal")
+router.register("evaluations", records.EvaluationViewSet, basename="evaluation")
 router.register("risk-decisions", records.RiskDecisionViewSet, basename="risk-decision")
 
 urlpatterns = [

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from execution import services
@@ -8,15 +10,23 @@ from strategies.models import Timeframe
 
 class Command(BaseCommand):
     help = (
-        "Evaluate one bar of a timeframe now, synchronously (even with the engine stopped), and print "
-        "the signals and orders it made. Orders still pass every risk check."
+        "Evaluate one bar of a timeframe, synchronously (even with the engine stopped), and print the "
+        "signals and orders it made: the bar that closed last, or with --at the one that closed at or just "
+        "before that time. The bar lands in the evaluation ledger. Orders still pass every risk check."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--timeframe", required=True, choices=Timeframe.values)
+        parser.add_argument(
+            "--at",
+            metavar="ISO8601",
+            help="Evaluate the bar that closed at or just before this time, e.g. 2026-11-20T10:05+05:30 "
+            "(no offset: India time).",
+        )
 
-    def handle(self, *args, timeframe, **options):
-        run = services.run_timeframe(timeframe=timeframe, force=True)
+    def handle(self, *args, timeframe, at=None, **options):
+        now = _parse_time(at) if at else None
+        run = services.run_timeframe(timeframe=timeframe, now=now, force=True)
         if run.skipped:
             self.stdout.write(f"Skipped: {run.skipped}")
             return
@@ -37,3 +47,17 @@ class Command(BaseCommand):
                 if order.status_message:
                     line += f"  ({order.status_message[:90]})"
                 self.stdout.write(line)
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--at {value!r} is not an ISO 8601 time, e.g. 2026-11-20T10:05+05:30") from None
+    if timezone.is_naive(moment):
+        from zoneinfo import ZoneInfo
+
+        from django.conf import settings
+
+        moment = moment.replace(tzinfo=ZoneInfo(settings.MARKET_TIME_ZONE))
+    return moment

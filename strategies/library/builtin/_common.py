@@ -2,9 +2,9 @@
 
 Every built-in strategy turns its indicators into two boolean "events" per bar (go long, go
 short) plus a "ready" mask (all indicators defined). ``hold_forward`` turns events into a
-target that holds until the opposite event; ``signal_frame`` attaches the stop and enforces
+target that holds until the opposite event; ``signal_output`` attaches the stop and enforces
 the output contract (int targets in {-1, 0, 1}; a finite stop strictly on the losing side of
-the close wherever the target is not 0, NaN elsewhere).
+the close wherever the target is not 0, NaN elsewhere). All of it on numpy arrays.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-import pandas as pd
 import talib
 from pydantic import Field
 
-from ..base import StrategyParameters
+from ..base import Candles, StrategyOutput, StrategyParameters
 
 # TA-Lib accepts look-back periods in [2, 100000] (ATR also 1).
 MAX_PERIOD = 100_000
@@ -35,63 +34,66 @@ class AtrStopParameters(StrategyParameters):
     )
 
 
-def column(candles: pd.DataFrame, name: str) -> np.ndarray:
-    """One candle column as the float64 array TA-Lib wants."""
-    return candles[name].to_numpy(dtype=np.float64)
+def average_true_range(candles: Candles, period: int) -> np.ndarray:
+    return talib.ATR(candles.high, candles.low, candles.close, timeperiod=period)
 
 
-def series(values: np.ndarray, candles: pd.DataFrame) -> pd.Series:
-    return pd.Series(values, index=candles.index, dtype=np.float64)
+def shift(values: np.ndarray, by: int = 1) -> np.ndarray:
+    """The value ``by`` bars earlier (NaN for the first ``by`` bars)."""
+    out = np.empty_like(values, dtype=np.float64)
+    out[:by] = np.nan
+    out[by:] = values[:-by] if by else values
+    return out
 
 
-def average_true_range(candles: pd.DataFrame, period: int) -> pd.Series:
-    high, low, close = (column(candles, name) for name in ("high", "low", "close"))
-    atr = talib.ATR(high, low, close, timeperiod=period)
-    return series(atr, candles)
-
-
-def hold_forward(go_long: pd.Series, go_short: pd.Series, ready: pd.Series) -> pd.Series:
+def hold_forward(go_long, go_short, ready) -> np.ndarray:
     """Target per bar: +1 from a long event, -1 from a short event, held until the opposite one.
 
     Where ``ready`` is False (indicators not yet defined) the target is 0 and nothing carries
     over: the state starts afresh once the indicators are ready. A bar with both events (or
     neither) keeps the previous target.
     """
-    ready = ready.fillna(False).astype(bool)
-    go_long = go_long.fillna(False).astype(bool)
-    go_short = go_short.fillna(False).astype(bool)
-    events = np.select(
-        [~ready.to_numpy(), (go_long & ~go_short).to_numpy(), (go_short & ~go_long).to_numpy()],
-        [0.0, 1.0, -1.0],
-        default=np.nan,
-    )
-    return pd.Series(events, index=ready.index).ffill().fillna(0.0).astype(np.int64)
+    ready = np.asarray(ready, dtype=bool)
+    go_long = np.asarray(go_long, dtype=bool)
+    go_short = np.asarray(go_short, dtype=bool)
+    events = np.zeros(len(ready), dtype=np.int64)
+    events[go_long & ~go_short] = 1
+    events[go_short & ~go_long] = -1
+    decided = ~ready | (go_long != go_short)  # bars that set the state (not ready: to 0)
+    events[~ready] = 0
+    # Forward-fill: each bar takes the event of the last deciding bar at or before it.
+    last = np.maximum.accumulate(np.where(decided, np.arange(len(ready)), -1))
+    return np.where(last >= 0, events[np.maximum(last, 0)], 0).astype(np.int64)
 
 
-def signal_frame(close: pd.Series, target: pd.Series, stop: pd.Series) -> pd.DataFrame:
+def signal_output(close: np.ndarray, target: np.ndarray, stop: np.ndarray, **indicators) -> StrategyOutput:
     """The strategy output; a target without a stop strictly on its losing side becomes 0."""
-    target = target.astype(np.int64)
-    stop = stop.astype(np.float64)
-    stop_valid = np.isfinite(stop) & np.isfinite(close) & ((close - stop) * target > 0)
-    target = target.where(stop_valid, 0).astype(np.int64)
-    stop = stop.where(target != 0, np.nan)
-    return pd.DataFrame({"target": target, "stop": stop}, index=close.index)
+    target = np.asarray(target, dtype=np.int64)
+    stop = np.asarray(stop, dtype=np.float64)
+    close = np.asarray(close, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        stop_valid = np.isfinite(stop) & np.isfinite(close) & ((close - stop) * target > 0)
+    target = np.where(stop_valid, target, 0).astype(np.int64)
+    stop = np.where(target != 0, stop, np.nan)
+    return StrategyOutput(target, stop, {name: np.asarray(v, dtype=np.float64) for name, v in indicators.items()})
 
 
-def atr_signal_frame(
-    candles: pd.DataFrame,
-    go_long: pd.Series,
-    go_short: pd.Series,
-    ready: pd.Series,
+def atr_signal_output(
+    candles: Candles,
+    go_long: np.ndarray,
+    go_short: np.ndarray,
+    ready: np.ndarray,
     params: AtrStopParameters,
-) -> pd.DataFrame:
+    **indicators,
+) -> StrategyOutput:
     """Hold-forward target with an ATR stop (long: close - k*ATR, short: close + k*ATR).
 
     Bars whose ATR is undefined or not positive count as not ready: no position without a stop.
     """
-    close = candles["close"].astype(np.float64)
+    close = candles.close
     atr = average_true_range(candles, params.atr_period)
-    ready = ready & np.isfinite(atr) & (atr > 0)
+    with np.errstate(invalid="ignore"):
+        ready = ready & np.isfinite(atr) & (atr > 0)
     target = hold_forward(go_long, go_short, ready)
     stop = close - target * params.stop_atr_multiple * atr
-    return signal_frame(close, target, stop)
+    return signal_output(close, target, stop, **indicators, atr=atr)

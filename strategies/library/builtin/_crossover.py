@@ -6,12 +6,11 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
-from ..base import Strategy
-from ._common import AtrStopParameters, atr_signal_frame, column, series
+from ..base import Candles, Strategy, StrategyOutput, above, below
+from ._common import AtrStopParameters, atr_signal_output
 
 
 class CrossoverParameters(AtrStopParameters):
@@ -33,7 +32,8 @@ class CrossoverParameters(AtrStopParameters):
 
 
 class MovingAverageCrossover(Strategy):
-    """Long while the fast average is above the slow one, short while below; ties hold."""
+    """Long while the fast average is above the slow one, short while below; ties (within the
+    interface's TOLERANCE) hold."""
 
     Parameters: ClassVar[type[CrossoverParameters]] = CrossoverParameters
     params: CrossoverParameters
@@ -45,10 +45,11 @@ class MovingAverageCrossover(Strategy):
         # The slow average is first defined on bar slow_period - 1, the ATR on bar atr_period.
         return max(self.params.slow_period, self.params.atr_period + 1)
 
-    def compute(self, candles: pd.DataFrame) -> pd.DataFrame:
-        close = column(candles, "close")
+    def compute(self, candles: Candles) -> StrategyOutput:
         average = type(self).average
-        fast = series(average(close, timeperiod=self.params.fast_period), candles)
-        slow = series(average(close, timeperiod=self.params.slow_period), candles)
-        ready = fast.notna() & slow.notna()
-        return atr_signal_frame(candles, fast > slow, fast < slow, ready, self.params)
+        fast = average(candles.close, timeperiod=self.params.fast_period)
+        slow = average(candles.close, timeperiod=self.params.slow_period)
+        ready = ~np.isnan(fast) & ~np.isnan(slow)
+        return atr_signal_output(
+            candles, above(fast, slow), below(fast, slow), ready, self.params, fast=fast, slow=slow
+        )

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 import talib
 from pydantic import Field
 
-from ..base import Strategy, StrategyParameters
+from ..base import Candles, Strategy, StrategyOutput, StrategyParameters, above, below
 from ..registry import register
-from ._common import Period, column, hold_forward, series, signal_frame
+from ._common import Period, hold_forward, shift, signal_output
 
 
 class DonchianBreakoutParameters(StrategyParameters):
@@ -30,12 +30,13 @@ class DonchianBreakout(Strategy):
         # The channel of the previous `period` bars is first defined on bar `period`.
         return self.params.period + 1
 
-    def compute(self, candles: pd.DataFrame) -> pd.DataFrame:
+    def compute(self, candles: Candles) -> StrategyOutput:
         period = self.params.period
-        # Channel over the bars *before* each bar: the bar itself must break out of it.
-        upper = series(talib.MAX(column(candles, "high"), timeperiod=period), candles).shift(1)
-        lower = series(talib.MIN(column(candles, "low"), timeperiod=period), candles).shift(1)
-        close = candles["close"].astype("float64")
-        target = hold_forward(close > upper, close < lower, upper.notna() & lower.notna())
-        stop = lower.where(target > 0, upper.where(target < 0))
-        return signal_frame(close, target, stop)
+        # Channel over the bars *before* each bar: the bar itself must break out of it; a close
+        # equal to the channel's edge (within TOLERANCE) is no breakout.
+        upper = shift(talib.MAX(candles.high, timeperiod=period))
+        lower = shift(talib.MIN(candles.low, timeperiod=period))
+        close = candles.close
+        target = hold_forward(above(close, upper), below(close, lower), ~np.isnan(upper) & ~np.isnan(lower))
+        stop = np.where(target > 0, lower, np.where(target < 0, upper, np.nan))
+        return signal_output(close, target, stop, upper=upper, lower=lower)

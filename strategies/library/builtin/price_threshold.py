@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
+import numpy as np
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..base import Strategy
+from ..base import Candles, Strategy, StrategyOutput, above, below
 from ..registry import register
-from ._common import AtrStopParameters, PositivePrice, atr_signal_frame
+from ._common import AtrStopParameters, PositivePrice, atr_signal_output
 
 
 class PriceThresholdParameters(AtrStopParameters):
@@ -55,8 +55,13 @@ class PriceThreshold(Strategy):
         # Only the ATR needs history: first defined on bar atr_period.
         return self.params.atr_period + 1
 
-    def compute(self, candles: pd.DataFrame) -> pd.DataFrame:
-        close = candles["close"]
-        return atr_signal_frame(
-            candles, close > self.params.buy_above, close < self.params.sell_below, close.notna(), self.params
+    def compute(self, candles: Candles) -> StrategyOutput:
+        # A close exactly at a level (within TOLERANCE) does not cross it.
+        close = candles.close
+        return atr_signal_output(
+            candles,
+            above(close, self.params.buy_above),
+            below(close, self.params.sell_below),
+            ~np.isnan(close),
+            self.params,
         )

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 import talib
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..base import Strategy
+from ..base import Candles, Strategy, StrategyOutput, above, below
 from ..registry import register
-from ._common import AtrStopParameters, Period, atr_signal_frame, column, series
+from ._common import AtrStopParameters, Period, atr_signal_output
 
 
 class RsiThresholdParameters(AtrStopParameters):
@@ -46,8 +46,9 @@ class RsiThreshold(Strategy):
         # RSI is first defined on bar `period`, the ATR on bar `atr_period`.
         return max(self.params.period, self.params.atr_period) + 1
 
-    def compute(self, candles: pd.DataFrame) -> pd.DataFrame:
-        rsi = series(talib.RSI(column(candles, "close"), timeperiod=self.params.period), candles)
-        go_long = rsi < self.params.buy_below
-        go_short = rsi > self.params.sell_above
-        return atr_signal_frame(candles, go_long, go_short, rsi.notna(), self.params)
+    def compute(self, candles: Candles) -> StrategyOutput:
+        rsi = talib.RSI(candles.close, timeperiod=self.params.period)
+        # An RSI exactly at a level (within TOLERANCE) does not cross it.
+        go_long = below(rsi, self.params.buy_below)
+        go_short = above(rsi, self.params.sell_above)
+        return atr_signal_output(candles, go_long, go_short, ~np.isnan(rsi), self.params, rsi=rsi)

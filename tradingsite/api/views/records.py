@@ -9,10 +9,10 @@ from execution.models import Fill, Order, Position
 from execution.serializers import FillSerializer, OrderSerializer, PositionSerializer, SignalDeliveriesSerializer
 from risk.models import RiskDecisionRecord
 from risk.serializers import RiskDecisionSerializer
-from strategies.models import Signal
-from strategies.serializers import SignalSerializer
+from strategies.models import Evaluation, Signal
+from strategies.serializers import EvaluationSerializer, SignalSerializer
 
-from ..filters import FillFilter, OrderFilter, PositionFilter, RiskDecisionFilter, SignalFilter
+from ..filters import EvaluationFilter, FillFilter, OrderFilter, PositionFilter, RiskDecisionFilter, SignalFilter
 
 
 def _read_only(tag: str, noun: str):
@@ -69,4 +69,12 @@ class RiskDecisionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     serializer_class = RiskDecisionSerializer
     filterset_class = RiskDecisionFilter
+    lookup_value_regex = "[0-9]+"
+
+
+@_read_only("evaluations", "evaluation ledger rows (one per strategy and bar: evaluated or skipped with its reason)")
+class EvaluationViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Evaluation.objects.select_related("strategy").order_by("-bar_close", "strategy_id")
+    serializer_class = EvaluationSerializer
+    filterset_class = EvaluationFilter
     lookup_value_regex = "[0-9]+"

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 
 from execution.operations.runs import strategy_stop_start
 from execution.serializers import FlattenRequestSerializer
 from strategies import services as strategy_services
 from strategies.models import Instrument, Strategy
-from strategies.serializers import InstrumentSerializer, StrategySerializer
+from strategies.selectors import strategy_instrument_states
+from strategies.serializers import InstrumentSerializer, InstrumentStateSerializer, StrategySerializer
 
 from ..filters import InstrumentFilter, StrategyFilter
 from .system import OperationStarted, operation_started
+
+
+class _StateQuery(serializers.Serializer):
+    instrument = serializers.IntegerField(required=False, min_value=1)
+    bars = serializers.IntegerField(required=False, default=5, min_value=1, max_value=50)
 
 
 @extend_schema_view(
@@ -45,6 +51,26 @@ class StrategyViewSet(
         serializer.instance = strategy_services.strategy_update(
             strategy=serializer.instance, instruments=fields.pop("instruments", None), **fields
         )
+
+    @extend_schema(
+        summary="The strategy's state per instrument: target, stop, indicators, last signal, last bars, why",
+        description="Read from the evaluation ledger (the last `bars` rows, default 5, at most 50) and the "
+        "strategy's signals. `instrument` (an id) narrows it to one instrument.",
+        parameters=[
+            OpenApiParameter("instrument", int, required=False),
+            OpenApiParameter("bars", int, required=False),
+        ],
+        responses=InstrumentStateSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def state(self, request, pk=None):
+        strategy = self.get_object()
+        params = _StateQuery(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        states = strategy_instrument_states(
+            strategy=strategy, instrument_id=params.validated_data.get("instrument"), bars=params.validated_data["bars"]
+        )
+        return Response(InstrumentStateSerializer(states, many=True).data)
 
     @extend_schema(
         summary="Stop the strategy: no new entries, and close its positions on every account",

@@ -1,0 +1,15 @@
+"""Celery tasks for strategies' housekeeping: each calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(ignore_result=True)
+def evaluation_ledger_cleanup() -> int:
+    """From beat, hourly: delete ledger rows older than EVALUATION_LEDGER_DAYS."""
+    from django.conf import settings
+
+    return services.evaluations_delete_older(days=settings.EVALUATION_LEDGER_DAYS)

@@ -1,0 +1,224 @@
+"""Level-triggered evaluation and its ledger, through the engine's bar on the simulated market.
+
+The expected bars come from the strategy library run straight on the simulated candles
+(``targets_at``), independent of the engine's evaluation code.
+"""
+
+from datetime import datetime, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from execution import services
+from risk import services as risk_services
+from strategies.library import get_strategy_class
+from strategies.models import Evaluation, Signal
+from strategies.selectors import market_data_source, strategy_instrument_states
+from strategies.services import evaluations_delete_older
+from tests.factories import InstrumentFactory, StrategyFactory
+
+IST = ZoneInfo("Asia/Kolkata")
+MINUTE = timedelta(minutes=1)
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sma(db):
+    instrument = InstrumentFactory(tradingsymbol="INFY", instrument_token=408065)
+    return StrategyFactory(instruments=[instrument]), instrument
+
+
+def target_at(strategy, instrument, bar_close: datetime) -> int:
+    runner = get_strategy_class(strategy.library_key)(strategy.parameters)
+    candles = market_data_source().candles(instrument, "1m", bar_close, runner.warmup_bars + 50)
+    return int(runner.run(candles)["target"].iloc[-1])
+
+
+def entry_change(strategy, instrument, start: datetime) -> datetime:
+    """The first 1m bar close after ``start`` where the target changes to a position (not 0) and
+    stays there on the next two bars."""
+    previous = target_at(strategy, instrument, start)
+    bar = start
+    for _ in range(900):
+        bar += MINUTE
+        target = target_at(strategy, instrument, bar)
+        if target != previous and target != 0:
+            if (
+                target_at(strategy, instrument, bar + MINUTE)
+                == target_at(strategy, instrument, bar + 2 * MINUTE)
+                == target
+            ):
+                return bar
+        previous = target
+    pytest.fail("no entry in 900 simulated minutes")
+
+
+def run(at: datetime, **kwargs):
+    return services.run_timeframe(timeframe="1m", now=at + timedelta(seconds=2), **kwargs)
+
+
+def test_a_change_on_a_skipped_bar_is_caught_up_on_the_next_evaluated_bar(sma):
+    strategy, instrument = sma
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    risk_services.engine_start(reason="test")
+    run(start)  # the strategy is being evaluated from here on
+    change = entry_change(strategy, instrument, start)
+    target = target_at(strategy, instrument, change)
+
+    risk_services.engine_stop(reason="test")  # the change's bar is not evaluated
+    assert run(change).skipped == "engine is stopped"
+    risk_services.engine_start(reason="test")
+    caught_up = run(change + MINUTE)
+
+    [signal] = caught_up.signals
+    assert (signal.bar_time, signal.target, signal.caught_up_from) == (change + MINUTE, target, change)
+    skipped = Evaluation.objects.get(strategy=strategy, bar_close=change)
+    assert (skipped.outcome, skipped.reason_code) == ("skipped", "engine_stopped")
+    row = Evaluation.objects.get(strategy=strategy, bar_close=change + MINUTE)
+    assert row.outcome == "evaluated" and row.signals_made == 1
+    assert row.instruments["NSE:INFY"]["caught_up_from"] == change.isoformat()
+    # and nothing more on the following bar: it holds what it signalled
+    assert run(change + 2 * MINUTE).signals == []
+
+
+def test_a_change_outside_the_catch_up_window_is_recorded_not_signalled(sma, settings):
+    settings.EVALUATION_CATCH_UP_WINDOW = "1"  # minutes
+    strategy, instrument = sma
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    risk_services.engine_start(reason="test")
+    run(start)
+    change = entry_change(strategy, instrument, start)
+    later = change + 3 * MINUTE
+    assert target_at(strategy, instrument, later) == target_at(strategy, instrument, change)
+    assert all(
+        target_at(strategy, instrument, change + k * MINUTE) == target_at(strategy, instrument, change) for k in (1, 2)
+    )
+
+    assert run(later).signals == []
+    row = Evaluation.objects.get(strategy=strategy, bar_close=later)
+    assert "outside the catch-up window" in row.problems["NSE:INFY"]
+    assert f"{change:%Y-%m-%d %H:%M}" in row.problems["NSE:INFY"]
+    assert not Signal.objects.exists()
+
+
+def test_after_a_stop_and_start_the_strategy_goes_on_from_what_it_last_signalled(sma):
+    strategy, instrument = sma
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    risk_services.engine_start(reason="test")
+    run(start)
+    change = entry_change(strategy, instrument, start)
+    [entry] = run(change).signals
+    # Stopped for a bar, started again: the target is still the one signalled, so nothing new,
+    # though the strategy was evaluated on no bar in between.
+    risk_services.engine_stop(reason="test")
+    run(change + MINUTE)
+    risk_services.engine_start(reason="test")
+    assert target_at(strategy, instrument, change + 2 * MINUTE) == entry.target
+    assert run(change + 2 * MINUTE).signals == []
+    assert Evaluation.objects.filter(strategy=strategy, reason_code="engine_stopped").count() == 1
+
+
+def test_the_ledger_records_each_bar_with_the_deciding_values(sma):
+    strategy, instrument = sma
+    at = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    assert run(at).skipped == "engine is stopped"
+    risk_services.engine_start(reason="test")
+    run(at + MINUTE)
+    quarter = StrategyFactory(name="Quarter", timeframe="15m", instruments=[instrument])
+    late = services.run_timeframe(timeframe="15m", now=datetime(2026, 11, 20, 10, 21, tzinfo=IST))
+    assert "too late" in late.skipped
+    assert Evaluation.objects.get(strategy=quarter).reason_code == "tick_late"
+
+    rows = {row.bar_close: row for row in Evaluation.objects.filter(strategy=strategy)}
+    assert rows[at].reason_code == "engine_stopped"
+    evaluated = rows[at + MINUTE]
+    assert evaluated.outcome == "evaluated" and evaluated.instruments_evaluated == 1
+    detail = evaluated.instruments["NSE:INFY"]
+    assert detail["target"] == target_at(strategy, instrument, at + MINUTE)
+    assert set(detail["indicators"]) == {"fast", "slow", "atr"}
+    assert evaluated.duration_ms is not None
+
+    [state] = strategy_instrument_states(strategy=strategy)
+    assert state.symbol == "NSE:INFY" and state.last_bar == at + MINUTE
+    assert state.target == detail["target"] and state.why == detail["note"]
+    assert [bar["outcome"] for bar in state.bars] == ["evaluated", "skipped"]
+
+
+def test_missing_candles_name_the_instrument(sma, settings):
+    strategy, instrument = sma
+    settings.MARKET_DATA_SOURCE = "database"  # nothing stored
+    risk_services.engine_start(reason="test")
+    at = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    run(at)
+    row = Evaluation.objects.get(strategy=strategy)
+    assert (row.outcome, row.reason_code) == ("skipped", "data_missing")
+    assert "NSE:INFY" in row.reason and "no data" in row.problems["NSE:INFY"]
+
+
+def test_evaluate_command_evaluates_the_bar_at_a_given_time(sma):
+    strategy, instrument = sma
+    out = StringIO()
+    call_command("evaluate", "--timeframe", "1m", "--at", "2026-11-20T10:05:30+05:30", stdout=out)
+    assert "10:05" in out.getvalue()
+    row = Evaluation.objects.get(strategy=strategy)
+    assert row.bar_close == datetime(2026, 11, 20, 10, 5, tzinfo=IST) and row.outcome == "evaluated"
+    with pytest.raises(CommandError, match="ISO 8601"):
+        call_command("evaluate", "--timeframe", "1m", "--at", "yesterday")
+
+
+def test_old_ledger_rows_are_deleted(sma):
+    strategy, _ = sma
+    now = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    for days in (1, 8, 30):
+        Evaluation.objects.create(
+            strategy=strategy, timeframe="1m", bar_close=now - timedelta(days=days), outcome="skipped"
+        )
+    assert evaluations_delete_older(days=7, now=now) == 2
+    assert Evaluation.objects.count() == 1
+
+
+def test_each_timeframe_schedule_fires_at_its_bar_closes(settings):
+    from django_celery_beat.models import PeriodicTask
+
+    from execution.services.schedules import ensure_beat_schedules
+    from strategies.calendar import MarketCalendar
+
+    def fires(task, at: datetime) -> bool:
+        schedule = task.crontab.schedule
+        local = at.astimezone(IST)
+        return (
+            local.minute in schedule.minute
+            and local.hour in schedule.hour
+            and local.isoweekday() % 7 in schedule.day_of_week
+        )
+
+    for around_the_clock in (True, False):
+        settings.SIMULATED_MARKET_24X7 = around_the_clock
+        ensure_beat_schedules()
+        calendar = MarketCalendar(around_the_clock=around_the_clock)
+        day = datetime(2026, 11, 20, tzinfo=IST)  # a Friday
+        for timeframe in ("1m", "5m", "15m", "1h", "1d"):
+            tasks = list(PeriodicTask.objects.filter(name__startswith=f"trading:evaluate {timeframe}"))
+            closes = set(calendar.bar_closes(timeframe, day, day + timedelta(days=1)))
+            minutes = [day + timedelta(minutes=m) for m in range(1441)]
+            fired = {m for m in minutes if any(fires(task, m) for task in tasks)}
+            assert closes <= fired, f"{timeframe}: a bar close without a tick"
+            if timeframe in ("1h", "1d"):  # these used to fire every 15 minutes, "too late to trade"
+                assert fired == closes, f"{timeframe} fires off its bar closes"
+
+
+def test_an_earlier_default_schedule_is_moved_to_bar_closes_an_operators_is_kept(settings):
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    from execution.services.schedules import ensure_beat_schedules
+
+    settings.SIMULATED_MARKET_24X7 = True
+    every_15, _ = CrontabSchedule.objects.get_or_create(minute="*/15", hour="*", timezone="Asia/Kolkata")
+    mine, _ = CrontabSchedule.objects.get_or_create(minute="5", hour="*", timezone="Asia/Kolkata")
+    PeriodicTask.objects.create(name="trading:evaluate 1h", task="execution.tasks.run_timeframe", crontab=every_15)
+    PeriodicTask.objects.create(name="trading:evaluate 1d", task="execution.tasks.run_timeframe", crontab=mine)
+    ensure_beat_schedules()
+    assert PeriodicTask.objects.get(name="trading:evaluate 1h").crontab.minute == "0"
+    assert PeriodicTask.objects.get(name="trading:evaluate 1d").crontab == mine
