@@ -26,8 +26,8 @@ import numpy as np
 
 from .calendar import MarketCalendar
 from .library import StrategyError, get_strategy_class
-from .library.base import Candles, StrategyOutput
-from .marketdata.base import MarketDataSource, MarketDataUnavailable
+from .library.base import StrategyOutput
+from .marketdata.base import Candles, MarketDataSource
 
 # Bars beyond the strategy's own warm-up, so indicators have settled by the last bar.
 EXTRA_HISTORY_BARS = 50
@@ -85,53 +85,43 @@ class EvaluationReport:
 @dataclass(frozen=True)
 class Decision:
     signal: bool
-    changed_at: int | None = None  # index of the bar the desired target took its value on
     note: str = ""
     outside_window: bool = False
-
-
-# --- the rule ----------------------------------------------------------------------------------
+    caught_up: bool = False  # the change happened on an earlier bar that was not evaluated
 
 
 def decide(
-    targets: np.ndarray,
     *,
+    desired: int,
+    changed_ns: int | None,
+    last_ns: int,
     last_signalled: int | None,
     enter_on_first_bar: bool,
-    first_counted: int,
-    window_first: int,
+    first_counted_ns: int,
+    window_start_ns: int,
 ) -> Decision:
-    """Level-triggered: does the last bar's target become a signal?
+    """Level-triggered: does the desired target on the bar starting ``last_ns`` become a signal?
 
-    ``targets`` are the strategy's targets on the candles (the last one is the bar being
-    evaluated). ``window_first`` is the index of the first bar inside the catch-up window;
-    ``first_counted`` the first bar on or after the strategy's first evaluated bar (only changes
-    from there count for a strategy that has never signalled on the instrument).
+    ``changed_ns``: start of the bar the desired target took its value on (None: on or before the
+    first candle of the look-back, so when is unknown). Bars starting at or after
+    ``window_start_ns`` are inside the catch-up window; ``first_counted_ns`` is the start of the
+    strategy's first evaluated bar (for a strategy that never signalled on the instrument, only
+    changes from there count).
     """
-    n = len(targets)
-    desired = int(targets[-1])
-    flips = np.flatnonzero(targets[1:] != targets[:-1])
-    run_start = int(flips[-1]) + 1 if flips.size else 0  # the bar the desired target began on
-    known = run_start > 0  # 0: it began on or before the first bar we have: when is unknown
     if last_signalled is None:
         if desired == 0:
             return Decision(False, note="flat; nothing signalled yet")
         if enter_on_first_bar:
             return Decision(True, note="enters on its first bar (enter_on_first_bar)")
-        if not known or run_start < first_counted:
+        if changed_ns is None or changed_ns < first_counted_ns:
             return Decision(False, note=f"holds {desired:+d} from before it was evaluated: waits for a change")
-        if run_start < window_first:
-            return Decision(False, changed_at=run_start, outside_window=True)
-        return Decision(True, changed_at=run_start, note=_changed_note(run_start, n))
-    if desired == last_signalled:
+    elif desired == last_signalled:
         return Decision(False, note=f"holds {desired:+d}, as last signalled")
-    if not known or run_start < window_first:
-        return Decision(False, changed_at=run_start if known else None, outside_window=True)
-    return Decision(True, changed_at=run_start, note=_changed_note(run_start, n))
-
-
-def _changed_note(run_start: int, n: int) -> str:
-    return "changed on this bar" if run_start == n - 1 else f"changed {n - 1 - run_start} bar(s) ago: caught up"
+    if changed_ns is None or changed_ns < window_start_ns:
+        return Decision(False, outside_window=True)
+    if changed_ns == last_ns:
+        return Decision(True, note="changed on this bar")
+    return Decision(True, note="changed on an earlier bar that was not evaluated: caught up", caught_up=True)
 
 
 # --- data checks --------------------------------------------------------------------------------
@@ -164,13 +154,17 @@ def candle_problem(starts_ns: np.ndarray, expected_ns: np.ndarray, timeframe: st
         return f"stale: the last candle starts {last}, the bar starting {wanted} is missing"
     if got[-1] > want[-1]:
         return f"a candle starts {_when(starts_ns[-1])}, after the bar being evaluated"
-    tail = want[-len(got) :] if len(got) <= len(want) else None
-    if tail is None or not np.array_equal(got, tail):
-        missing = np.setdiff1d(want[-len(got) :] if len(got) <= len(want) else want, got)
-        first = _when(int(missing[0]) if timeframe != "1d" else _day_start(missing[0], expected_ns))
-        return f"{len(missing)} candle(s) missing, the first starting {first}"
-    if len(got) < needed:
-        return f"only {len(got)} candles stored, {needed} needed for the warm-up"
+    take = min(len(got), len(want))
+    if not np.array_equal(got[-take:], want[-take:]):
+        missing = np.setdiff1d(want[-take:], got)
+        if missing.size:
+            first = int(missing[0]) if timeframe != "1d" else _day_start(int(missing[0]), expected_ns)
+            return f"{missing.size} candle(s) missing, the first starting {_when(first)}"
+        odd = np.setdiff1d(got[-take:], want)
+        first = int(odd[0]) if timeframe != "1d" else int(starts_ns[-take:][np.isin(got[-take:], odd)][0])
+        return f"a candle starts {_when(first)}, which is no bar of the market calendar"
+    if take < needed:
+        return f"only {take} candles stored, {needed} needed for the warm-up"
     return ""
 
 
@@ -211,13 +205,112 @@ def catch_up_window_start(calendar: MarketCalendar, timeframe: str, bar_close: d
     return bar_close - timedelta(minutes=int(window)) - calendar.bar_length(timeframe)
 
 
-@dataclass
-class _Runner:
-    strategy: object
-    code: object  # the library Strategy instance
+@dataclass(frozen=True)
+class Job:
+    """One strategy's code and look-back, as an evaluation process needs it (picklable)."""
+
+    strategy_id: int
+    library_key: str
+    parameters: dict
     count: int
-    first_evaluated_start_ns: int  # bar start of the strategy's first evaluated bar
-    evaluation: StrategyEvaluation
+
+
+@dataclass
+class PairResult:
+    """One strategy on one instrument's candles: its answer on the last bar, or why there is none."""
+
+    strategy_id: int
+    token: int
+    problem: str = ""
+    failed: bool = False  # the strategy's own code raised
+    target: int = 0
+    stop: float = math.nan
+    close: float = math.nan
+    indicators: dict = field(default_factory=dict)
+    changed_ns: int | None = None  # start of the bar the last target began on (None: before the look-back)
+    last_ns: int = 0
+
+
+@dataclass
+class Chunk:
+    """Instruments and the jobs on each, evaluated together (inline or in an evaluation process)."""
+
+    timeframe: str
+    bar_close: datetime
+    expected_ns: np.ndarray
+    instruments: list  # InstrumentRef
+    jobs: dict[int, list[Job]]  # token -> jobs
+    counts: dict[int, int]  # token -> longest look-back
+    candles: dict[int, Candles | str] | None = None  # read already (stored candles), else by the process
+
+
+@dataclass(frozen=True)
+class InstrumentRef:
+    """What a market-data source needs of an instrument (picklable, no database)."""
+
+    instrument_token: int
+    exchange: str
+    tradingsymbol: str
+    tick_size: Decimal
+
+
+_CODE_CACHE: dict[tuple[str, str], object] = {}
+
+
+def _code(job: Job):
+    import json
+
+    key = (job.library_key, json.dumps(job.parameters, sort_keys=True, default=str))
+    code = _CODE_CACHE.get(key)
+    if code is None:
+        code = _CODE_CACHE[key] = get_strategy_class(job.library_key)(job.parameters)
+    return code
+
+
+def evaluate_chunk(chunk: Chunk, source: MarketDataSource) -> list[PairResult]:
+    """Every job on every instrument of the chunk. Pure of the database unless the source reads it."""
+    candles = chunk.candles
+    if candles is None:
+        candles = source.candle_arrays(chunk.instruments, chunk.timeframe, chunk.bar_close, chunk.counts)
+    results: list[PairResult] = []
+    for instrument in chunk.instruments:
+        token = instrument.instrument_token
+        data = candles.get(token, "no data")
+        jobs = chunk.jobs[token]
+        if not isinstance(data, str):
+            problem = candle_problem(data.start, chunk.expected_ns, chunk.timeframe, 2)
+            if problem:
+                data = problem
+        if isinstance(data, str):
+            results.extend(PairResult(job.strategy_id, token, problem=data) for job in jobs)
+            continue
+        for job in jobs:
+            results.append(_evaluate_pair(job, token, data.tail(job.count)))
+    return results
+
+
+def _evaluate_pair(job: Job, token: int, data: Candles) -> PairResult:
+    try:
+        output = _code(job).run_arrays(data)
+    except StrategyError as exc:
+        return PairResult(job.strategy_id, token, problem=f"strategy error: {exc}", failed=True)
+    except Exception as exc:  # the strategy's parameters no longer build it
+        return PairResult(job.strategy_id, token, problem=f"strategy error: {type(exc).__name__}: {exc}", failed=True)
+    refused = output_problem(output, data)
+    if refused:
+        return PairResult(job.strategy_id, token, problem=f"refused: {refused}")
+    target = output.target
+    flips = np.flatnonzero(target[1:] != target[:-1])
+    return PairResult(
+        job.strategy_id,
+        token,
+        target=int(target[-1]),
+        stop=float(output.stop[-1]),
+        close=float(data.close[-1]),
+        indicators={name: _json_number(values[-1]) for name, values in output.indicators.items()},
+        changed_ns=int(data.start[flips[-1] + 1]) if flips.size else None,
+        last_ns=int(data.start[-1]),
+    )
 
 
 def evaluate_bar(
@@ -225,121 +318,139 @@ def evaluate_bar(
     strategies: Sequence,
     context: BarContext,
     source: MarketDataSource,
+    members: dict[int, list],
     last_signalled: dict[tuple[int, int], int],
     first_evaluated: dict[int, datetime],
+    processes: int = 1,
+    parallel_from: int = 0,
 ) -> EvaluationReport:
     """Evaluate every strategy on the bar; candles are read once per instrument for all of them.
 
+    ``members``: strategy id -> its instruments.
     ``last_signalled``: (strategy id, instrument id) -> the target it last signalled there.
     ``first_evaluated``: strategy id -> close of its first evaluated bar (absent: this is it).
-    A strategy whose code cannot be built or raises is recorded as skipped (strategy error) or,
-    per instrument, in its problems; the others go on.
+    With ``processes`` > 1 and at least ``parallel_from`` (strategy, instrument) pairs, the
+    instruments are split across evaluation processes (strategies/parallel.py).
+    A strategy whose code cannot be built is recorded as skipped (strategy error); one that
+    raises on an instrument has that instrument in its problems; the others go on.
     """
-    calendar = context.calendar
-    bar_start_ns = _ns(calendar.bar_start(context.timeframe, context.bar_close))
-    runners: list[_Runner] = []
+    started = time.perf_counter()
     report = EvaluationReport(evaluations=[], data_source=context.data_source)
+    evaluations: dict[int, StrategyEvaluation] = {}
+    jobs: dict[int, list[Job]] = {}
+    counts: dict[int, int] = {}
+    refs: dict[int, InstrumentRef] = {}
     for strategy in strategies:
         evaluation = StrategyEvaluation(strategy=strategy)
         report.evaluations.append(evaluation)
+        evaluation.instruments_total = len(members[strategy.pk])
         try:
             code = get_strategy_class(strategy.library_key)(strategy.parameters)
-            count = code.warmup_bars + EXTRA_HISTORY_BARS
+            job = Job(strategy.pk, strategy.library_key, strategy.parameters, code.warmup_bars + EXTRA_HISTORY_BARS)
         except Exception as exc:  # unknown type, bad parameters, a broken plugin
             evaluation.outcome, evaluation.reason_code = "skipped", "strategy_error"
             evaluation.reason = f"{type(exc).__name__}: {exc}"
             continue
-        first = first_evaluated.get(strategy.pk)
-        first_ns = _ns(calendar.bar_start(context.timeframe, first)) if first else bar_start_ns
-        runners.append(_Runner(strategy, code, count, first_ns, evaluation))
-    if not runners:
+        evaluations[strategy.pk] = evaluation
+        for instrument in members[strategy.pk]:
+            token = int(instrument.instrument_token)
+            refs[token] = InstrumentRef(token, instrument.exchange, instrument.tradingsymbol, instrument.tick_size)
+            jobs.setdefault(token, []).append(job)
+            counts[token] = max(counts.get(token, 0), job.count)
+    if not jobs:
         return report
 
-    # Candles once per instrument, for the longest look-back any of its strategies needs.
-    needs: dict[int, int] = {}
-    instruments: dict[int, object] = {}
-    for runner in runners:
-        for instrument in runner.strategy.instruments.all():
-            instruments[instrument.pk] = instrument
-            needs[instrument.pk] = max(needs.get(instrument.pk, 0), runner.count)
-    longest = max(needs.values(), default=0)
+    calendar = context.calendar
     expected_ns = np.array(
-        [_ns(s) for s in calendar.bar_starts_before(context.timeframe, context.bar_close, longest)], dtype=np.int64
+        [_ns(s) for s in calendar.bar_starts_before(context.timeframe, context.bar_close, max(counts.values()))],
+        dtype=np.int64,
     )
-    window_start_ns = _ns(context.window_start)
-    candles: dict[int, Candles | str] = {}
-    for pk, instrument in instruments.items():
-        candles[pk] = _read_candles(source, instrument, context, needs[pk], expected_ns)
+    pairs = sum(len(j) for j in jobs.values())
+    if processes > 1 and pairs >= parallel_from:
+        from . import parallel
 
-    for runner in runners:
-        started = time.perf_counter()
-        _evaluate_strategy(runner, candles, context, window_start_ns, last_signalled)
-        runner.evaluation.duration_ms = int((time.perf_counter() - started) * 1000)
+        results = parallel.evaluate(
+            timeframe=context.timeframe,
+            bar_close=context.bar_close,
+            expected_ns=expected_ns,
+            instruments=list(refs.values()),
+            jobs=jobs,
+            counts=counts,
+            source=source,
+            processes=processes,
+        )
+    else:
+        chunk = Chunk(context.timeframe, context.bar_close, expected_ns, list(refs.values()), jobs, counts)
+        results = evaluate_chunk(chunk, source)
+
+    by_pair = {(r.strategy_id, r.token): r for r in results}
+    bar_start_ns = _ns(calendar.bar_start(context.timeframe, context.bar_close))
+    window_start_ns = _ns(context.window_start)
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    for strategy_id, evaluation in evaluations.items():
+        first = first_evaluated.get(strategy_id)
+        first_ns = _ns(calendar.bar_start(context.timeframe, first)) if first else bar_start_ns
+        _decide_strategy(
+            evaluation,
+            members[strategy_id],
+            by_pair,
+            context,
+            first_ns,
+            window_start_ns,
+            last_signalled,
+        )
+        evaluation.duration_ms = elapsed_ms
     return report
 
 
-def _read_candles(source, instrument, context: BarContext, count: int, expected_ns: np.ndarray) -> Candles | str:
-    """The instrument's candles, or why they cannot be used on this bar."""
-    try:
-        frame = source.candles(instrument, context.timeframe, context.bar_close, count)
-    except MarketDataUnavailable as exc:
-        return f"no data: {exc}"
-    candles = Candles.from_frame(frame)
-    problem = candle_problem(candles.start, expected_ns[-count:], context.timeframe, 2)
-    return problem or candles
-
-
-def _evaluate_strategy(runner: _Runner, candles, context: BarContext, window_start_ns: int, last_signalled) -> None:
-    strategy, evaluation = runner.strategy, runner.evaluation
-    members = list(strategy.instruments.all())
-    evaluation.instruments_total = len(members)
+def _decide_strategy(
+    evaluation: StrategyEvaluation,
+    members: list,
+    by_pair: dict,
+    context: BarContext,
+    first_ns: int,
+    window_start_ns: int,
+    last_signalled: dict,
+) -> None:
+    strategy = evaluation.strategy
     failures = []
     for instrument in members:
         symbol = instrument.kite_symbol
-        data = candles[instrument.pk]
-        if isinstance(data, str):
-            evaluation.problems[symbol] = data
-            continue
-        data = data.tail(runner.count)
-        try:
-            output = runner.code.run_arrays(data)
-        except StrategyError as exc:
-            evaluation.problems[symbol] = f"strategy error: {exc}"
-            failures.append(symbol)
-            continue
-        refused = output_problem(output, data)
-        if refused:
-            evaluation.problems[symbol] = f"refused: {refused}"
+        result = by_pair[(strategy.pk, int(instrument.instrument_token))]
+        if result.problem:
+            evaluation.problems[symbol] = result.problem
+            if result.failed:
+                failures.append(symbol)
             continue
         evaluation.instruments_evaluated += 1
         last = last_signalled.get((strategy.pk, instrument.pk))
         decision = decide(
-            output.target,
+            desired=result.target,
+            changed_ns=result.changed_ns,
+            last_ns=result.last_ns,
             last_signalled=last,
             enter_on_first_bar=strategy.enter_on_first_bar,
-            first_counted=int(np.searchsorted(data.start, runner.first_evaluated_start_ns)),
-            window_first=int(np.searchsorted(data.start, window_start_ns)),
+            first_counted_ns=first_ns,
+            window_start_ns=window_start_ns,
         )
-        target = int(output.target[-1])
-        stop = float(output.stop[-1])
-        close = float(data.close[-1])
         changed_on = None
-        if decision.changed_at is not None and decision.changed_at < len(data) - 1:
-            changed_on = context.calendar.bar_close(context.timeframe, _to_datetime(data.start[decision.changed_at]))
+        if result.changed_ns is not None and result.changed_ns != result.last_ns:
+            changed_on = context.calendar.bar_close(context.timeframe, _to_datetime(result.changed_ns))
         note = decision.note
         if decision.outside_window:
             when = f"on the bar closing {changed_on:%Y-%m-%d %H:%M}" if changed_on else "before the look-back"
-            note = f"target changed to {target:+d} {when}, outside the catch-up window: not signalled"
+            note = f"target changed to {result.target:+d} {when}, outside the catch-up window: not signalled"
             evaluation.problems[symbol] = note
+        caught_up_from = changed_on if decision.caught_up else None
         evaluation.instruments[symbol] = {
             "instrument": instrument.pk,
-            "target": target,
-            "stop": None if math.isnan(stop) else stop,
-            "close": close,
-            "indicators": {name: _json_number(values[-1]) for name, values in output.indicators.items()},
+            "target": result.target,
+            "stop": None if math.isnan(result.stop) else result.stop,
+            "close": result.close,
+            "indicators": result.indicators,
             "last_signalled": last,
             "signal": decision.signal,
-            "caught_up_from": changed_on.isoformat() if decision.signal and changed_on else None,
+            "caught_up_from": caught_up_from.isoformat() if caught_up_from else None,
             "note": note,
         }
         if decision.signal:
@@ -349,18 +460,18 @@ def _evaluate_strategy(runner: _Runner, candles, context: BarContext, window_sta
                     strategy=strategy,
                     instrument=instrument,
                     bar_time=context.bar_close,
-                    target=target,
-                    price=to_price(close, tick),
-                    stop_price=None if target == 0 else to_price(stop, tick),
+                    target=result.target,
+                    price=to_price(result.close, tick),
+                    stop_price=None if result.target == 0 else to_price(result.stop, tick),
                     data_source=context.data_source,
-                    caught_up_from=changed_on,
+                    caught_up_from=caught_up_from,
                 )
             )
     if evaluation.instruments_evaluated == 0 and evaluation.instruments_total:
         evaluation.outcome = "skipped"
         if failures:
             evaluation.reason_code = "strategy_error"
-            evaluation.reason = f"the strategy failed on {', '.join(failures)}"
+            evaluation.reason = f"the strategy failed on {', '.join(failures)}: {evaluation.problems[failures[0]]}"
         else:
             evaluation.reason_code = "data_missing"
             evaluation.reason = f"no usable candles for {', '.join(sorted(evaluation.problems))}"

@@ -53,8 +53,26 @@ def _market_data_source(source: str, around_the_clock: bool, holidays: frozenset
 
 
 def active_strategies(*, timeframe: str | None = None) -> QuerySet[Strategy]:
-    qs = Strategy.objects.filter(active=True).prefetch_related("instruments")
+    """Active strategies (their instruments: ``strategy_instruments``, one instance per instrument)."""
+    qs = Strategy.objects.filter(active=True)
     return qs.filter(timeframe=timeframe) if timeframe else qs
+
+
+def strategy_instruments(*, strategy_ids: list[int]) -> dict[int, list[Instrument]]:
+    """Strategy id -> its instruments, in two queries; strategies sharing an instrument share
+    one instance of it (five strategies on 500 instruments build 500, not 2,500)."""
+    pairs = list(
+        Strategy.instruments.through.objects.filter(strategy_id__in=strategy_ids).values_list(
+            "strategy_id", "instrument_id"
+        )
+    )
+    instruments = Instrument.objects.in_bulk({instrument_id for _, instrument_id in pairs})
+    out: dict[int, list[Instrument]] = {pk: [] for pk in strategy_ids}
+    for strategy_id, instrument_id in pairs:
+        out[strategy_id].append(instruments[instrument_id])
+    for members in out.values():
+        members.sort(key=lambda i: (i.exchange, i.tradingsymbol))
+    return out
 
 
 def instrument_by_symbol(symbol: str) -> Instrument:

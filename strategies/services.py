@@ -37,8 +37,11 @@ def evaluate_timeframe(
         strategies=strategies,
         context=context,
         source=source,
+        members=selectors.strategy_instruments(strategy_ids=ids),
         last_signalled=selectors.last_signalled_targets(strategy_ids=ids, before=bar_close),
         first_evaluated=selectors.first_evaluated_bars(strategy_ids=ids),
+        processes=settings.EVALUATION_PROCESSES,
+        parallel_from=settings.EVALUATION_PARALLEL_FROM,
     )
 
 
@@ -100,6 +103,7 @@ def evaluations_skip(
     """Record the bar as skipped for each strategy, unless the ledger already has the bar for it
     (an evaluated bar is never overwritten by a later, skipped tick)."""
     now = timezone.now()
+    members = selectors.strategy_instruments(strategy_ids=[s.pk for s in strategies])
     Evaluation.objects.bulk_create(
         [
             Evaluation(
@@ -109,7 +113,7 @@ def evaluations_skip(
                 outcome=EvaluationOutcome.SKIPPED,
                 reason_code=reason_code,
                 reason=reason,
-                instruments_total=len(strategy.instruments.all()),
+                instruments_total=len(members[strategy.pk]),
                 recorded_at=now,
             )
             for strategy in strategies

@@ -5,6 +5,7 @@ a file-system Celery broker under ``var/``, paper accounts and a simulated marke
 ``.env.example`` documents every variable.
 """
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -206,6 +207,12 @@ if EVALUATION_CATCH_UP_WINDOW != "session" and not (
         f"EVALUATION_CATCH_UP_WINDOW={EVALUATION_CATCH_UP_WINDOW!r}: use 'session' or a positive number of minutes."
     )
 EVALUATION_LEDGER_DAYS = env.int("EVALUATION_LEDGER_DAYS", default=7)
+# A bar with at least EVALUATION_PARALLEL_FROM (strategy, instrument) pairs is split across this
+# many evaluation processes (default: the machine's cores, at most 4); 1 evaluates in the worker.
+EVALUATION_PROCESSES = env.int("EVALUATION_PROCESSES", default=min(os.cpu_count() or 1, 4))
+EVALUATION_PARALLEL_FROM = env.int("EVALUATION_PARALLEL_FROM", default=1000)
+if EVALUATION_PROCESSES < 1 or EVALUATION_PARALLEL_FROM < 1:
+    raise ImproperlyConfigured("EVALUATION_PROCESSES and EVALUATION_PARALLEL_FROM must be at least 1.")
 if EVALUATION_LEDGER_DAYS < 1:
     raise ImproperlyConfigured("EVALUATION_LEDGER_DAYS must be at least 1.")
 PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..marketdata.base import Candles, CandlesError
+
 INTERFACE_VERSION = 2
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
 # Two prices or indicator values closer than this are equal (see the module's docstring).
@@ -37,36 +39,6 @@ def above(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
 def below(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
     """``a < b`` by more than TOLERANCE (NaN on either side: False)."""
     return np.asarray(b) - a > TOLERANCE
-
-
-@dataclass(frozen=True)
-class Candles:
-    """A candle series as arrays; ``start`` in int64 ns since the epoch (UTC), ascending."""
-
-    start: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.start)
-
-    def tail(self, count: int) -> Candles:
-        if count >= len(self.start):
-            return self
-        return Candles(*(getattr(self, name)[-count:] for name in ("start", *CANDLE_COLUMNS)))
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> Candles:
-        """From a candle DataFrame indexed by tz-aware bar start (the market-data sources' shape)."""
-        missing = [c for c in CANDLE_COLUMNS if c not in frame.columns]
-        if missing:
-            raise StrategyError(f"candles lack columns {missing}")
-        index = frame.index
-        start = index.as_unit("ns").asi8 if isinstance(index, pd.DatetimeIndex) else np.arange(len(frame))
-        return cls(start, *(frame[name].to_numpy(dtype=np.float64) for name in CANDLE_COLUMNS))
 
 
 @dataclass
@@ -163,7 +135,7 @@ class Strategy:
         """``run_arrays`` on a candle DataFrame; returns ``target`` and ``stop`` on its index."""
         try:
             arrays = Candles.from_frame(candles)
-        except StrategyError as exc:
+        except CandlesError as exc:
             raise StrategyError(f"{self.key}: {exc}") from None
         result = self.run_arrays(arrays)
         return pd.DataFrame({"target": result.target, "stop": result.stop}, index=candles.index)

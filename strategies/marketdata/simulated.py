@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from strategies.calendar import KOLKATA, TIMEFRAME_MINUTES, MarketCalendar, to_market_time
 
-from .base import InstrumentLike, MarketDataSource, MarketDataUnavailable
+from .base import Candles, InstrumentLike, MarketDataSource, MarketDataUnavailable
 
 DEFAULT_SEED = 20260101
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -254,6 +255,34 @@ class SimulatedMarketData(MarketDataSource):
     # ------------------------------------------------------------------ interface
 
     def candles(self, instrument: InstrumentLike, timeframe: str, end: datetime, count: int) -> pd.DataFrame:
+        found = self._arrays(instrument, timeframe, end, count)
+        return _empty_frame() if found is None else _frame(*found)
+
+    def candle_arrays(
+        self, instruments: Sequence[InstrumentLike], timeframe: str, end: datetime, counts: Mapping[int, int]
+    ) -> dict[int, Candles | str]:
+        # The caches hold a session per (instrument, day): make room for every instrument asked
+        # for over the days a look-back spans, or every fetch above the cache's size misses.
+        self.reserve(len(instruments))
+        out: dict[int, Candles | str] = {}
+        for instrument in instruments:
+            token = int(instrument.instrument_token)
+            found = self._arrays(instrument, timeframe, end, counts[token])
+            if found is None:
+                out[token] = "no simulated session before the bar"
+            else:
+                starts, cols = found
+                out[token] = Candles(starts, *(cols[name] for name in CANDLE_COLUMNS))
+        return out
+
+    def reserve(self, instruments: int, days: int = 3) -> None:
+        """Grow the session caches to hold ``days`` sessions of ``instruments`` instruments."""
+        wanted = instruments * days
+        for cache in (self._minute_cache, self._bar_cache):
+            cache.maxsize = max(cache.maxsize, wanted)
+
+    def _arrays(self, instrument: InstrumentLike, timeframe: str, end: datetime, count: int):
+        """(bar starts in ns, {column: float64 array}) of the last ``count`` bars, or None."""
         if timeframe not in TIMEFRAME_MINUTES:
             raise ValueError(f"unknown timeframe {timeframe!r}")
         token = int(instrument.instrument_token)
@@ -261,11 +290,11 @@ class SimulatedMarketData(MarketDataSource):
         cal = self.calendar
         last_close = cal.last_bar_close(timeframe, end) if count > 0 else None
         if last_close is None:
-            return _empty_frame()
+            return None
 
         d = cal.session_date_of_close(last_close)
         if timeframe == "1d":
-            return self._daily_candles(token, d, count, tick, decimals)
+            return self._daily_arrays(token, d, count, tick, decimals)
         session_open, _ = cal.session_bounds(d)
         minutes = TIMEFRAME_MINUTES[timeframe]
         elapsed = int((last_close - session_open) // timedelta(minutes=1))
@@ -285,16 +314,16 @@ class SimulatedMarketData(MarketDataSource):
         if len(chunks) == 1:
             bars, lo, hi = chunks[0]
             cols = {name: np.array(getattr(bars, name)[lo:hi], dtype=np.float64) for name in CANDLE_COLUMNS}
-            starts = bars.starts_ns[lo:hi]
+            starts = np.array(bars.starts_ns[lo:hi])
         else:
             cols = {
                 name: np.concatenate([getattr(b, name)[lo:hi] for b, lo, hi in chunks]).astype(np.float64)
                 for name in CANDLE_COLUMNS
             }
             starts = np.concatenate([b.starts_ns[lo:hi] for b, lo, hi in chunks])
-        return _frame(starts, cols)
+        return starts, cols
 
-    def _daily_candles(self, token: int, last_day: date, count: int, tick: float, decimals: int) -> pd.DataFrame:
+    def _daily_arrays(self, token: int, last_day: date, count: int, tick: float, decimals: int):
         days = [last_day]
         d = last_day
         while len(days) < count:
@@ -302,8 +331,8 @@ class SimulatedMarketData(MarketDataSource):
             days.append(d)
         days.reverse()
         rows = np.array([self._daily_row(token, day, tick, decimals) for day in days], dtype=np.float64)
-        cols = {name: rows[:, i + 1] for i, name in enumerate(CANDLE_COLUMNS)}
-        return _frame(rows[:, 0].astype(np.int64), cols)
+        cols = {name: np.ascontiguousarray(rows[:, i + 1]) for i, name in enumerate(CANDLE_COLUMNS)}
+        return rows[:, 0].astype(np.int64), cols
 
     def ltp(self, instruments: list[InstrumentLike], at: datetime | None = None) -> dict[int, Decimal]:
         at = to_market_time(at) if at is not None else datetime.now(KOLKATA)
