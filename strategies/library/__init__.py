@@ -12,7 +12,16 @@ from .base import (
     above,
     below,
 )
-from .registry import get_strategy_class, register, registered_strategies, strategy_choices
+from .registry import (
+    StrategyPluginError,
+    UnknownStrategy,
+    check_strategy_class,
+    get_strategy_class,
+    refused_plugins,
+    register,
+    registered_strategies,
+    strategy_choices,
+)
 
 __all__ = [
     "TOLERANCE",
@@ -25,7 +34,11 @@ __all__ = [
     "StrategyError",
     "StrategyParameterError",
     "StrategyParameters",
+    "StrategyPluginError",
+    "UnknownStrategy",
+    "check_strategy_class",
     "get_strategy_class",
+    "refused_plugins",
     "register",
     "registered_strategies",
     "strategy_choices",
