@@ -16,7 +16,7 @@ def strategy_plugins_check(app_configs=None, **kwargs) -> list[checks.CheckMessa
     return [
         checks.Warning(
             f"Strategy plugin {source} was refused: {reason}",
-            hint="Fix the plugin (see README, \"Your own strategies\"); the other strategies run without it.",
+            hint='Fix the plugin (see README, "Your own strategies"); the other strategies run without it.',
             id="strategies.W001",
         )
         for source, reason in refused_plugins().items()

@@ -15,6 +15,7 @@ bar) through the selectors, and writes the ledger through the services.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -28,6 +29,8 @@ from .calendar import MarketCalendar
 from .library import StrategyError, get_strategy_class
 from .library.base import StrategyOutput
 from .marketdata.base import Candles, MarketDataSource
+
+logger = logging.getLogger(__name__)
 
 # Bars beyond the strategy's own warm-up, so indicators have settled by the last bar.
 EXTRA_HISTORY_BARS = 50
@@ -252,6 +255,7 @@ class InstrumentRef:
     exchange: str
     tradingsymbol: str
     tick_size: Decimal
+    pk: int | None = None
 
 
 _CODE_CACHE: dict[tuple[str, str], object] = {}
@@ -354,7 +358,9 @@ def evaluate_bar(
         evaluations[strategy.pk] = evaluation
         for instrument in members[strategy.pk]:
             token = int(instrument.instrument_token)
-            refs[token] = InstrumentRef(token, instrument.exchange, instrument.tradingsymbol, instrument.tick_size)
+            refs[token] = InstrumentRef(
+                token, instrument.exchange, instrument.tradingsymbol, instrument.tick_size, instrument.pk
+            )
             jobs.setdefault(token, []).append(job)
             counts[token] = max(counts.get(token, 0), job.count)
     if not jobs:
@@ -366,20 +372,25 @@ def evaluate_bar(
         dtype=np.int64,
     )
     pairs = sum(len(j) for j in jobs.values())
+    results = None
     if processes > 1 and pairs >= parallel_from:
         from . import parallel
 
-        results = parallel.evaluate(
-            timeframe=context.timeframe,
-            bar_close=context.bar_close,
-            expected_ns=expected_ns,
-            instruments=list(refs.values()),
-            jobs=jobs,
-            counts=counts,
-            source=source,
-            processes=processes,
-        )
-    else:
+        try:
+            results = parallel.evaluate(
+                timeframe=context.timeframe,
+                bar_close=context.bar_close,
+                expected_ns=expected_ns,
+                instruments=list(refs.values()),
+                jobs=jobs,
+                counts=counts,
+                source=source,
+                processes=processes,
+            )
+        except Exception:  # no processes to be had (or one died): the bar is still evaluated, here
+            logger.exception("evaluation processes failed; evaluating the bar in this process")
+            parallel.shutdown()
+    if results is None:
         chunk = Chunk(context.timeframe, context.bar_close, expected_ns, list(refs.values()), jobs, counts)
         results = evaluate_chunk(chunk, source)
 

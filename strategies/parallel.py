@@ -10,10 +10,12 @@ Only the strategies' computation runs there: decisions, signals and the ledger s
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 
@@ -61,8 +63,9 @@ def evaluate(
                 None if candles is None else {t: candles[t] for t in tokens if t in candles},
             )
         )
-    pool = _get_pool(processes)
-    futures = [pool.submit(_run_chunk, chunk, spec) for chunk in chunks]
+    with _may_have_children():  # the pool starts its processes on the first submit
+        pool = _get_pool(processes)
+        futures = [pool.submit(_run_chunk, chunk, spec) for chunk in chunks]
     results: list[PairResult] = []
     for future in futures:
         pairs, cpu = future.result()
@@ -115,6 +118,30 @@ def _get_pool(processes: int) -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_setup_django)
             _pool_size = processes
         return _pool
+
+
+@contextlib.contextmanager
+def _may_have_children() -> Iterator[None]:
+    """Let a Celery prefork worker process start the evaluation processes.
+
+    Celery marks its pool processes daemonic, and multiprocessing refuses children to a daemonic
+    process (so that a killed daemon leaves no orphans); billiard also keeps the process's
+    authentication key in a type the forkserver cannot pickle. The evaluation processes end with their
+    parent: they read their work from a pipe the parent holds, and it closes when the parent exits.
+    """
+    config = multiprocessing.current_process()._config  # no public switch for this
+    daemon = config.pop("daemon", None)
+    # Celery's billiard keeps the process's key in its own type, which the forkserver cannot send.
+    authkey = config.get("authkey")
+    if authkey is not None and type(authkey) is not multiprocessing.process.AuthenticationString:
+        config["authkey"] = multiprocessing.process.AuthenticationString(bytes(authkey))
+    try:
+        yield
+    finally:
+        if daemon is not None:
+            config["daemon"] = daemon
+        if authkey is not None:
+            config["authkey"] = authkey
 
 
 def shutdown() -> None:

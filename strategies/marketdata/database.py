@@ -77,10 +77,10 @@ class DatabaseMarketData(MarketDataSource):
         longest look-back asked for), so one stored where the calendar has none, or twice, shows
         up for the evaluation's checks rather than hiding a gap.
         """
-        from django.db.models import F, FloatField
+        from django.db.models import FloatField
         from django.db.models.functions import Cast
 
-        from strategies.models import Candle
+        from strategies.models import Candle, Instrument
 
         if timeframe not in TIMEFRAME_MINUTES:
             raise ValueError(f"unknown timeframe {timeframe!r}")
@@ -92,17 +92,23 @@ class DatabaseMarketData(MarketDataSource):
         last_close = self.calendar.last_bar_close(timeframe, end)
         # Kite stamps day candles at 00:00, the calendar at the session open.
         first = starts[0] if timeframe != "1d" else starts[0].replace(hour=0, minute=0)
+        # By instrument id when the caller knows it: the (instrument, timeframe, start) index then
+        # serves each instrument's range in order, with no join and no sort.
+        ids = {getattr(i, "pk", None): int(i.instrument_token) for i in instruments}
+        if None in ids:
+            ids = dict(Instrument.objects.filter(instrument_token__in=tokens).values_list("pk", "instrument_token"))
         stored = Candle.objects.filter(
-            instrument__instrument_token__in=tokens, timeframe=timeframe, start__gte=first, start__lt=last_close
+            instrument_id__in=list(ids), timeframe=timeframe, start__gte=first, start__lt=last_close
         )
         if self.candle_source:
             stored = stored.filter(source=self.candle_source)
-        floats = {name: Cast(name, FloatField()) for name in ("open", "high", "low", "close", "volume")}
-        rows = list(
-            stored.annotate(token=F("instrument__instrument_token"), **{f"f_{k}": v for k, v in floats.items()})
-            .order_by("token", "start")
-            .values_list("token", "start", "f_open", "f_high", "f_low", "f_close", "f_volume")
-        )
+        floats = {f"f_{name}": Cast(name, FloatField()) for name in ("open", "high", "low", "close", "volume")}
+        rows = [
+            (ids[row[0]], *row[1:])
+            for row in stored.annotate(**floats)
+            .order_by("instrument_id", "start")
+            .values_list("instrument_id", "start", "f_open", "f_high", "f_low", "f_close", "f_volume")
+        ]
         out: dict[int, Candles | str] = {}
         if rows:
             token_col = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

@@ -168,3 +168,70 @@ def test_a_bar_split_across_processes_gives_the_same_answers(stored, settings, k
             (c.instrument, c.target, c.stop_price) for c in inline[pk].changes
         ]
     assert Decimal("0") <= Decimal(str(inline[strategy.pk].duration_ms))
+
+
+def _split_bar(processes: int) -> list[tuple]:
+    """A small bar on the simulated market through the evaluation processes (0: inline, here)."""
+    from strategies.evaluation import Chunk, InstrumentRef, Job, evaluate_chunk
+
+    refs = [InstrumentRef(7_200_000 + i, "NSE", f"P{i}", Decimal("0.05")) for i in range(4)]
+    job = Job(1, "sma_crossover", {"fast_period": 5, "slow_period": 20}, 70)
+    expected = np.array(
+        [int(s.timestamp()) * 1_000_000_000 for s in CALENDAR.bar_starts_before("1m", BAR, 70)], dtype=np.int64
+    )
+    jobs, counts = {r.instrument_token: [job] for r in refs}, {r.instrument_token: 70 for r in refs}
+    source = SimulatedMarketData(calendar=CALENDAR)
+    if processes:
+        try:
+            results = parallel.evaluate(
+                timeframe="1m",
+                bar_close=BAR,
+                expected_ns=expected,
+                instruments=refs,
+                jobs=jobs,
+                counts=counts,
+                source=source,
+                processes=processes,
+            )
+        finally:
+            parallel.shutdown()
+    else:
+        results = evaluate_chunk(Chunk("1m", BAR, expected, refs, jobs, counts), source)
+    return sorted((r.token, r.target, None if np.isnan(r.stop) else r.stop, r.problem) for r in results)
+
+
+def split_bar_from_a_prefork_process() -> str:
+    """Run in a fresh interpreter, as a Celery worker's main process: a billiard pool process (as
+    Celery's prefork pool makes them) starts the evaluation processes."""
+    import billiard
+
+    with billiard.Pool(1) as pool:
+        from_worker = pool.apply(_split_bar, (2,))
+    inline = _split_bar(0)
+    assert len(from_worker) == 4 and not any(problem for *_, problem in from_worker), from_worker
+    return "same" if from_worker == inline else f"different: {from_worker} != {inline}"
+
+
+def test_a_celery_prefork_worker_process_can_start_the_evaluation_processes():
+    # Celery's pool processes are daemonic (billiard); multiprocessing refuses children to those
+    # unless the evaluation lifts it while it starts its own. A fresh interpreter, like a worker's
+    # main process, which never started evaluation processes of its own.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import django; django.setup(); "
+        "from tests.strategies.test_evaluation_data import split_bar_from_a_prefork_process as check; "
+        "print(check())"
+    )
+    done = subprocess.run(  # noqa: S603 (fixed argv: this interpreter)
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.stdout.strip().endswith("same"), done.stdout + done.stderr
