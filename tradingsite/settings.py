@@ -209,7 +209,7 @@ if EVALUATION_CATCH_UP_WINDOW != "session" and not (
 EVALUATION_LEDGER_DAYS = env.int("EVALUATION_LEDGER_DAYS", default=7)
 # The trader's own strategies: modules whose @register'ed Strategy classes join the library (also
 # found through the "trading.strategies" package entry point). README, "Your own strategies".
-STRATEGY_MODULES = env.list("STRATEGY_MODULES", default=[])
+STRATEGY_MODULES = [m.strip() for m in env.list("STRATEGY_MODULES", default=[]) if m.strip()]
 # A bar with at least EVALUATION_PARALLEL_FROM (strategy, instrument) pairs is split across this
 # many evaluation processes (default: the machine's cores, at most 4); 1 evaluates in the worker.
 EVALUATION_PROCESSES = env.int("EVALUATION_PROCESSES", default=min(os.cpu_count() or 1, 4))
