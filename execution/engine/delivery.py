@@ -27,8 +27,8 @@ from django.utils import timezone
 from strategies.models import Signal
 
 from ..models import AccountStrategy, Delivery, DeliveryState, Order
+from ..orders import locks
 from ..orders.decision import NOTHING_TO_DO, Decided, signal_decide
-from ..services import locks
 from ..sql import datetime_to_db
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ emergency stop exit (``position_exit_decide``) take the same five steps in one s
 4. record each leg's decision (``RiskDecisionRecord``, every check with its reason);
 5. write the orders with their tags (PENDING or BLOCKED).
 
-No network inside: the broker is called after commit (``execution.services.orders``).
+No network inside: the broker is called after commit (``execution.orders.placement``).
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from risk.selectors import engine_flags
 from strategies.models import Instrument, Product, Signal, Strategy
 
 from ..models import Order, OrderLeg, OrderStatus, OrderType, Position
-from ..services import locks
 from ..services.intraday import intraday_entries_closed
 from ..sql import ModelColumns, decimal_from_db
 from ..tags import position_exit_tag, signal_order_tag
+from . import locks
 from .book import AccountBook, account_book
 
 # Every order decision writes these two rows, in plain SQL (see execution/sql.py).

@@ -11,7 +11,7 @@ from accounts.models import Account
 from strategies.models import Strategy
 
 from ..models import AccountStrategy
-from . import locks
+from ..orders import locks
 
 
 @transaction.atomic

@@ -27,8 +27,8 @@ from accounts.models import Broker as BrokerKind
 
 from ..brokers import BrokerError, BrokerFill, BrokerOrder, BrokerPosition, SessionExpired, broker_for
 from ..models import FINAL_STATUSES, Order, OrderStatus, Position, PositionMismatch
+from ..orders.fills import fill_record
 from .orders_state import order_transition
-from .positions import fill_record
 from .sessions import account_session_lost
 
 logger = logging.getLogger(__name__)

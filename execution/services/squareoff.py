@@ -31,8 +31,8 @@ from ..brokers import BrokerError, BrokerRejected, BrokerUnavailable, RateLimite
 from ..models import Order, OrderLeg, OrderStatus, OrderType, Position
 from ..orders.book import account_book
 from ..orders.decision import position_exit_decide
+from ..orders.placement import place_order
 from .intraday import square_off_cutoff
-from .orders import place_order
 from .orders_state import order_transition
 
 logger = logging.getLogger(__name__)

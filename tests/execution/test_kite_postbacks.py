@@ -8,8 +8,8 @@ from kiteconnect import KiteConnect
 
 from execution.brokers import PlaceResult
 from execution.models import Fill, Order, OrderStatus, Position, PositionMismatch
+from execution.orders.placement import order_apply_result
 from execution.services import execute_signal_for_account
-from execution.services.orders import order_apply_result
 from execution.services.reconcile import RESOLVED, order_confirm, order_fetch_fills, reconcile_account
 from tests.execution.conftest import assert_signal_invariants, new_signal
 

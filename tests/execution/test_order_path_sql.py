@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from execution import selectors
-from execution.services.locks import lock_account
+from execution.orders.locks import lock_account
 from strategies.models import Signal
 from tests.factories import AccountFactory, InstrumentFactory, StrategyFactory
 

@@ -23,9 +23,9 @@ from ..brokers import (
     broker_for,
 )
 from ..models import Order, OrderStatus
+from ..services.orders_state import order_transition, order_transition_unsaved
 from ..sql import ModelColumns
-from .orders_state import order_transition, order_transition_unsaved
-from .positions import fill_record
+from .fills import fill_record
 
 logger = logging.getLogger(__name__)
 # The placement answer's UPDATE, in plain SQL (see execution/sql.py).
@@ -118,7 +118,7 @@ def _send(*, order: Order) -> Order:
             status=OrderStatus.REJECTED,
             message=f"Not sent: the Kite session expired ({exc}); the account needs a login.",
         )
-        from .sessions import account_session_lost
+        from ..services.sessions import account_session_lost
 
         account_session_lost(account=order.account, reason=str(exc))
     except RateLimited as exc:
@@ -136,7 +136,7 @@ def _send(*, order: Order) -> Order:
             status=OrderStatus.UNKNOWN,
             message=f"Outcome unknown ({exc}); will be resolved from the broker's order book by tag {order.tag}.",
         )
-        from .reconcile import order_resolution_schedule
+        from ..services.reconcile import order_resolution_schedule
 
         order_resolution_schedule(order_id=order.id)
     else:
