@@ -15,8 +15,8 @@ from risk import services as risk_services
 from strategies.admin import SignalAdmin, StrategyAdmin
 from strategies.models import Signal, Strategy
 
+from .mappings import mapping_save
 from .models import AccountStrategy, Delivery, Fill, Order, Position, PositionMismatch
-from .services import mapping_save
 
 
 class AuditAdmin(admin.ModelAdmin):

@@ -6,13 +6,14 @@ from datetime import datetime
 
 from celery import shared_task
 
-from . import services
+from .engine import bar, fanout
+from .operations import daily_loss, squareoff
 
 
 @shared_task(ignore_result=True)
 def run_timeframe(timeframe: str, at: str | None = None) -> dict:
     """Beat's tick for one timeframe. ``at`` (ISO time) replays the bar that closed by then."""
-    run = services.run_timeframe(timeframe=timeframe, now=datetime.fromisoformat(at) if at else None)
+    run = bar.run_timeframe(timeframe=timeframe, now=datetime.fromisoformat(at) if at else None)
     return {
         "timeframe": timeframe,
         "bar_close": run.bar_close.isoformat() if run.bar_close else None,
@@ -33,7 +34,7 @@ def fan_out_signal(signal_id: int) -> int:
     """
     from django.conf import settings
 
-    fan_out = services.fan_out_targets(signal_id=signal_id)
+    fan_out = bar.fan_out_targets(signal_id=signal_id)
     for account_ids in fan_out.batches(settings.ORDER_FANOUT_BATCH):
         execute_signal_for_accounts.apply_async((signal_id, account_ids), expires=fan_out.expires_at)
     return len(fan_out.account_ids)
@@ -53,7 +54,7 @@ def sweep_deliveries() -> dict:
 # what must happen, so nothing depends on Redis redelivering a message.
 @shared_task(ignore_result=True)
 def execute_signal_for_accounts(signal_id: int, account_ids: list[int]) -> dict[int, list[int] | str]:
-    outcomes = services.execute_signal_for_accounts(signal_id=signal_id, account_ids=account_ids)
+    outcomes = fanout.execute_signal_for_accounts(signal_id=signal_id, account_ids=account_ids)
     return {
         account_id: repr(outcome) if isinstance(outcome, Exception) else [o.id for o in outcome]
         for account_id, outcome in outcomes.items()
@@ -71,14 +72,14 @@ def execute_signal_for_account(signal_id: int, account_id: int) -> dict[int, lis
 @shared_task(ignore_result=True)
 def mark_to_market() -> dict:
     """Every 15 s from beat: mark open positions in market hours, then enforce the daily loss limits."""
-    run = services.mark_to_market_tick()
+    run = daily_loss.mark_to_market_tick()
     return {"skipped": run.skipped, "marked": run.marked, "halted": [b.account.id for b in run.breaches]}
 
 
 @shared_task(ignore_result=True)
 def compact_equity_snapshots() -> int:
     """Nightly from beat: minute equity snapshots past EQUITY_MINUTE_RETENTION_DAYS become one a day."""
-    from .services.equity import equity_snapshots_compact
+    from .tracking.equity import equity_snapshots_compact
 
     return equity_snapshots_compact()
 
@@ -86,7 +87,7 @@ def compact_equity_snapshots() -> int:
 @shared_task(ignore_result=True)
 def intraday_square_off() -> dict:
     """Every minute from beat; acts only in the MIS square-off window of a trading day."""
-    run = services.intraday_square_off()
+    run = squareoff.intraday_square_off()
     if run.report is None:
         return {"skipped": run.skipped}
     return {"exits": [o.id for o in run.report.exit_orders], "cancelled": [o.id for o in run.report.cancelled]}
@@ -107,11 +108,12 @@ def run_operation(operation_id: int) -> str:
 @shared_task(bind=True, ignore_result=True, max_retries=None)
 def resolve_unknown_order(self, order_id: int) -> str:
     """Look for an UNKNOWN order by tag until it is found or declared not placed (with backoff)."""
-    from .services import reconcile
+    from .orders.resolution import RESOLVE_DELAYS, RESOLVE_MAX_ATTEMPTS
+    from .tracking import reconcile
 
     outcome = reconcile.order_resolve_unknown(order_id=order_id)
-    if outcome == reconcile.RETRY and self.request.retries < reconcile.RESOLVE_MAX_ATTEMPTS:
-        delays = reconcile.RESOLVE_DELAYS
+    if outcome == reconcile.RETRY and self.request.retries < RESOLVE_MAX_ATTEMPTS:
+        delays = RESOLVE_DELAYS
         raise self.retry(countdown=delays[min(self.request.retries + 1, len(delays) - 1)])
     return outcome
 
@@ -119,7 +121,7 @@ def resolve_unknown_order(self, order_id: int) -> str:
 @shared_task(bind=True, ignore_result=True, max_retries=8)
 def confirm_order(self, order_id: int) -> str:
     """A postback said an order was refused or cancelled: record what the order book says."""
-    from .services import reconcile
+    from .tracking import reconcile
 
     outcome = reconcile.order_confirm(order_id=order_id)
     if outcome == reconcile.RETRY:
@@ -131,7 +133,7 @@ def confirm_order(self, order_id: int) -> str:
 def fetch_order_fills(self, order_id: int) -> int:
     """After a postback reported a fill: record the order's trades."""
     from .brokers import BrokerUnavailable, RateLimited
-    from .services import reconcile
+    from .tracking import reconcile
 
     try:
         return reconcile.order_fetch_fills(order_id=order_id)
@@ -142,7 +144,7 @@ def fetch_order_fills(self, order_id: int) -> int:
 @shared_task(ignore_result=True)
 def reconcile_kite_accounts() -> int:
     """Beat: one reconciliation task per Kite account with a valid session."""
-    from .services import reconcile
+    from .tracking import reconcile
 
     account_ids = reconcile.reconcile_targets()
     for account_id in account_ids:
@@ -153,7 +155,7 @@ def reconcile_kite_accounts() -> int:
 @shared_task(bind=True, ignore_result=True, max_retries=3)
 def reconcile_account(self, account_id: int) -> dict:
     from .brokers import BrokerUnavailable, RateLimited
-    from .services import reconcile
+    from .tracking import reconcile
 
     try:
         report = reconcile.reconcile_account(account_id=account_id)

@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import strict_json
-from .services.postbacks import (
+from .tracking.postbacks import (
     PostbackInvalid,
     PostbackRefused,
     postback_apply,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from execution.services.demo import demo_seed
+from execution.demo import demo_seed
 from strategies.models import Signal, SignalSource, Strategy
 from strategies.services import strategy_webhook_rotate
 

@@ -19,9 +19,9 @@ from django.utils import timezone
 from risk import services as risk_services
 from risk.models import RiskEventKind
 
+from ..engine.schedules import set_trading_schedules_enabled
 from ..models import Operation, OperationKind, OperationState
-from ..services.schedules import set_trading_schedules_enabled
-from ..services.squareoff import REASON_ACCOUNT_FLATTEN, REASON_EMERGENCY, REASON_STRATEGY_STOP, flatten
+from .squareoff import REASON_ACCOUNT_FLATTEN, REASON_EMERGENCY, REASON_STRATEGY_STOP, flatten
 
 logger = logging.getLogger(__name__)
 

@@ -32,11 +32,11 @@ from risk.selectors import engine_flags
 from strategies.models import Instrument, Product, Signal, Strategy
 
 from ..models import Order, OrderLeg, OrderStatus, OrderType, Position
-from ..services.intraday import intraday_entries_closed
 from ..sql import ModelColumns, decimal_from_db
 from ..tags import position_exit_tag, signal_order_tag
 from . import locks
 from .book import AccountBook, account_book
+from .intraday import intraday_entries_closed
 
 # Every order decision writes these two rows, in plain SQL (see execution/sql.py).
 _ORDER_ROW = ModelColumns(Order)

@@ -16,8 +16,8 @@ from risk.selectors import charge_rates
 from ..brokers import BrokerFill
 from ..ledger import LedgerState, apply_fill, unrealised_pnl
 from ..models import Fill, Order, OrderStatus, Position
-from ..services.orders_state import order_transition
 from ..sql import datetime_to_db, decimal_from_db, for_update, inserted_id, returning_id
+from .state import order_transition
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0")

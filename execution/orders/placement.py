@@ -11,7 +11,6 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from .. import selectors
 from ..brokers import (
     BrokerRejected,
     BrokerUnavailable,
@@ -23,47 +22,17 @@ from ..brokers import (
     broker_for,
 )
 from ..models import Order, OrderStatus
-from ..services.orders_state import order_transition, order_transition_unsaved
 from ..sql import ModelColumns
 from .fills import fill_record
+from .state import order_transition, order_transition_unsaved
 
 logger = logging.getLogger(__name__)
 # The placement answer's UPDATE, in plain SQL (see execution/sql.py).
 _ORDER_ROW = ModelColumns(Order)
 
 
-def _market_open() -> bool:
-    from strategies.selectors import market_data_source
-
-    return market_data_source().calendar.is_open(timezone.now())
-
-
-def execute_signal_for_account(*, signal_id: int, account_id: int) -> list[Order]:
-    """Decide the signal's delivery to this account (once) and place its orders. Safe to run twice:
-    a delivery already decided (or expired) places nothing."""
-    from ..engine.delivery import delivery_decide
-
-    signal = selectors.signal_for_execution(signal_id=signal_id)
-    decided = delivery_decide(signal=signal, account_id=account_id, market_open=_market_open())
-    if decided.earlier:
-        return []  # a redelivered message: the first delivery placed (or is placing) these orders
-    return [_place_signal_order(order=o) if o.status == OrderStatus.PENDING else o for o in decided.orders]
-
-
-def execute_signal_for_accounts(*, signal_id: int, account_ids: list[int]) -> dict[int, list[Order] | Exception]:
-    """One order message's accounts, side by side on the worker's order threads; each account's
-    orders, or the error that stopped that account alone (its delivery stays pending, for the sweeper).
-    A delivery past the signal's TTL when its account's turn comes expires instead (``delivery_decide``).
-    """
-    from ..order_threads import run_per_account
-
-    def decide_and_place(account_id: int) -> list[Order]:
-        return execute_signal_for_account(signal_id=signal_id, account_id=account_id)
-
-    return run_per_account(decide_and_place, account_ids, what=f"Signal {signal_id}'s orders")
-
-
-def _place_signal_order(*, order: Order) -> Order:
+def place_signal_order(*, order: Order) -> Order:
+    """Send a signal's order as its decision wrote it (after the delivery's commit)."""
     # The first approved order is written claimed (``placed_at`` set), so it goes out with no claim
     # UPDATE. The entry behind a reversal's exit is claimed only now: if the exit lost the Kite
     # session, the entry has been refused meanwhile and is not sent.
@@ -118,7 +87,7 @@ def _send(*, order: Order) -> Order:
             status=OrderStatus.REJECTED,
             message=f"Not sent: the Kite session expired ({exc}); the account needs a login.",
         )
-        from ..services.sessions import account_session_lost
+        from .sessions import account_session_lost
 
         account_session_lost(account=order.account, reason=str(exc))
     except RateLimited as exc:
@@ -136,7 +105,7 @@ def _send(*, order: Order) -> Order:
             status=OrderStatus.UNKNOWN,
             message=f"Outcome unknown ({exc}); will be resolved from the broker's order book by tag {order.tag}.",
         )
-        from ..services.reconcile import order_resolution_schedule
+        from .resolution import order_resolution_schedule
 
         order_resolution_schedule(order_id=order.id)
     else:

@@ -166,7 +166,7 @@ def equity_curve(
     now: datetime | None = None, *, account_id: int | None = None, snapshot: PnlSnapshot | None = None
 ) -> dict:
     """Today's equity curve on a true time axis: realised + unrealised P&L (and net of charges) at
-    each stored mark (one point a minute, ``execution.services.equity``), then "now" from the live
+    each stored mark (one point a minute, ``execution.tracking.equity``), then "now" from the live
     P&L snapshot. Before the first mark of the day there are no points, only "now".
     """
     now = now or timezone.now()

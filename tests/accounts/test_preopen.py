@@ -8,7 +8,7 @@ import time_machine
 from django_celery_beat.models import PeriodicTask
 
 from accounts.models import AccountStatus
-from execution.services.schedules import ensure_beat_schedules
+from execution.engine.schedules import ensure_beat_schedules
 from risk.models import RiskEvent, RiskEventKind
 from risk.tasks import kite_preopen_login_check
 from strategies.models import MarketHoliday

@@ -182,12 +182,12 @@ def test_the_evaluation_ledger_lists_with_filters_and_a_strategy_shows_its_state
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from execution import services
+    from execution.engine.bar import run_timeframe
 
     ist = ZoneInfo("Asia/Kolkata")
     strategy = book["strategy"]
-    services.run_timeframe(timeframe="1m", now=datetime(2026, 11, 20, 10, 0, 5, tzinfo=ist))  # engine stopped
-    services.run_timeframe(timeframe="1m", now=datetime(2026, 11, 20, 10, 1, 5, tzinfo=ist), force=True)
+    run_timeframe(timeframe="1m", now=datetime(2026, 11, 20, 10, 0, 5, tzinfo=ist))  # engine stopped
+    run_timeframe(timeframe="1m", now=datetime(2026, 11, 20, 10, 1, 5, tzinfo=ist), force=True)
 
     everything = viewer.get("/api/evaluations")
     assert everything.status_code == 200 and everything.json()["count"] >= 2

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from execution.demo import demo_seed
 from execution.models import Order, OrderStatus, Position
-from execution.services.demo import demo_seed
 from risk.selectors import engine_state
 from tests.browser.conftest import DESKTOP, PHONE, csp_violations, log_in
 

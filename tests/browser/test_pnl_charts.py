@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from execution.models import Position
-from execution.services import mark_to_market_tick
+from execution.operations.daily_loss import mark_to_market_tick
 from strategies.marketdata import SimulatedMarketData
 from tests.browser.conftest import log_in
 from tests.execution.book import trade

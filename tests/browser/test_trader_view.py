@@ -11,9 +11,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from execution.demo import demo_seed
+from execution.engine.fanout import execute_signal_for_account
+from execution.engine.signals import manual_signal_submit
 from execution.models import AccountStrategy, Order, OrderStatus, Position
-from execution.services import execute_signal_for_account, manual_signal_submit
-from execution.services.demo import demo_seed
 from risk.services import engine_start, engine_stop
 from strategies.models import Strategy
 from tests.browser.conftest import PHONE, log_in

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from execution import services
+from execution.engine.fanout import execute_signal_for_account
+from execution.engine.signals import signal_submit
 from execution.models import Order
 from strategies.selectors import market_data_source
 
@@ -27,7 +28,7 @@ def signal(strategy, instrument, target: int, *, stop_pct: Decimal = Decimal("2"
     stop = None
     if target:
         stop = (price * (1 - target * stop_pct / 100)).quantize(Decimal("0.05"))
-    recorded, _ = services.signal_submit(
+    recorded, _ = signal_submit(
         strategy=strategy,
         instrument=instrument,
         bar_time=datetime(2026, 11, 20, 9, 15, tzinfo=IST) + timedelta(minutes=next(_bars)),
@@ -41,7 +42,7 @@ def signal(strategy, instrument, target: int, *, stop_pct: Decimal = Decimal("2"
 def trade(account, strategy, instrument, target: int, **kwargs) -> list[Order]:
     """Send one signal through the pipeline for one account; returns its orders (placed)."""
     sent = signal(strategy, instrument, target, **kwargs)
-    return services.execute_signal_for_account(signal_id=sent.id, account_id=account.id)
+    return execute_signal_for_account(signal_id=sent.id, account_id=account.id)
 
 
 def today_ist():

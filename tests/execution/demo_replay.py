@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from execution import services
+from execution.engine.bar import run_timeframe
+from execution.engine.fanout import execute_signal_for_account
 from execution.models import AccountStrategy, Order, OrderLeg
 from strategies.calendar import TIMEFRAME_MINUTES
 from strategies.selectors import market_data_source
@@ -58,11 +59,11 @@ def replay_demo(*, start: datetime, minutes: int = 10) -> ReplayReport:
         for timeframe in TIMEFRAME_MINUTES:
             if not calendar.is_bar_close(timeframe, bar_close):
                 continue
-            run = services.run_timeframe(timeframe=timeframe, now=bar_close + TICK_DELAY)
+            run = run_timeframe(timeframe=timeframe, now=bar_close + TICK_DELAY)
             first = bar_close == first_closes[timeframe]
             for signal in run.signals:
                 for mapping in by_strategy.get(signal.strategy_id, []):
-                    services.execute_signal_for_account(signal_id=signal.id, account_id=mapping.account_id)
+                    execute_signal_for_account(signal_id=signal.id, account_id=mapping.account_id)
                 if not first:
                     report.signals_after_first_bar += 1
             if first:

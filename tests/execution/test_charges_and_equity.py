@@ -7,10 +7,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from execution.engine.schedules import ensure_beat_schedules
 from execution.models import EquityResolution, EquitySnapshot, Fill, OrderStatus, Position
+from execution.operations.daily_loss import mark_to_market_tick
 from execution.selectors import equity_curve, pnl_snapshot
-from execution.services import equity_snapshots_compact, mark_to_market_tick
-from execution.services.schedules import ensure_beat_schedules
+from execution.tracking.equity import equity_snapshots_compact
 from risk.charges import NSE_EQUITY_INTRADAY, fill_charges
 from risk.models import ChargeSchedule
 from strategies.marketdata import SimulatedMarketData
@@ -193,8 +194,8 @@ def test_a_deleted_rates_row_falls_back_to_zerodhas_rates_not_to_free_trading(bo
 
 
 def test_a_kite_fill_shows_the_models_charges_until_the_brokers_are_known(kite_book, kite_emulator, infy):
-    from execution.services import execute_signal_for_account
-    from execution.services.reconcile import reconcile_account
+    from execution.engine.fanout import execute_signal_for_account
+    from execution.tracking.reconcile import reconcile_account
     from tests.execution.conftest import new_signal
 
     strategy, [account] = kite_book(1)

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import AccountStatus
 from execution.models import Order, OrderLeg, OrderStatus, Position
-from execution.services.daily_loss import daily_loss_enforce, mark_to_market_tick
+from execution.operations.daily_loss import daily_loss_enforce, mark_to_market_tick
 from execution.tasks import mark_to_market
 from risk import services as risk_services
 from risk.models import RiskEvent, RiskEventKind

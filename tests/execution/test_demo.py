@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from execution.services.demo import demo_seed
+from execution.demo import demo_seed
 from tests.execution.demo_replay import replay_demo
 
 IST = ZoneInfo("Asia/Kolkata")

@@ -12,11 +12,11 @@ from django_celery_beat.models import PeriodicTask
 
 from execution.brokers import PlaceResult
 from execution.brokers.paper import PaperBroker
+from execution.engine.schedules import ensure_beat_schedules
 from execution.models import Order, OrderLeg, OrderStatus, Position
+from execution.operations.emergency import emergency_stop, kill_switch_reset
 from execution.operations.runs import account_flatten_start, operation_run, strategy_stop_start
-from execution.services.emergency import emergency_stop, kill_switch_reset
-from execution.services.schedules import ensure_beat_schedules
-from execution.services.squareoff import REASON_ACCOUNT_FLATTEN, flatten
+from execution.operations.squareoff import REASON_ACCOUNT_FLATTEN, flatten
 from execution.tags import position_exit_tag
 from risk import services as risk_services
 from risk.decision import exit_chunks

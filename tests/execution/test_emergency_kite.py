@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
+from execution.engine.fanout import execute_signal_for_account
 from execution.models import Order, OrderLeg, OrderStatus, Position
-from execution.services import execute_signal_for_account
-from execution.services.emergency import emergency_stop
-from execution.services.reconcile import reconcile_account
+from execution.operations.emergency import emergency_stop
+from execution.tracking.reconcile import reconcile_account
 from tests.execution.conftest import new_signal
 from tests.factories import AccountFactory, MappingFactory, StrategyFactory
 

@@ -11,9 +11,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
-from execution import services
+from execution.engine.bar import run_timeframe
+from execution.engine.fanout import execute_signal_for_account
+from execution.engine.schedules import ensure_beat_schedules
+from execution.engine.signals import signal_submit
+from execution.mappings import mapping_save
 from execution.models import Order, OrderStatus, Position
-from execution.services.schedules import ensure_beat_schedules
 from risk.models import EngineState, RiskDecisionRecord
 from strategies.models import Instrument, Signal
 from tests.execution.helpers import first_bar_with_new_target
@@ -34,7 +37,7 @@ def sma_strategy():
 def test_a_stopped_engine_evaluates_nothing(sma_strategy):
     strategy, instrument = sma_strategy
     bar_close, _ = first_bar_with_new_target(strategy, instrument, datetime(2026, 11, 20, 10, 0, tzinfo=IST))
-    run = services.run_timeframe(timeframe="1m", now=bar_close)
+    run = run_timeframe(timeframe="1m", now=bar_close)
     assert run.skipped == "engine is stopped"
     assert not Signal.objects.exists()
 
@@ -42,8 +45,8 @@ def test_a_stopped_engine_evaluates_nothing(sma_strategy):
 def test_a_bar_with_a_new_target_makes_one_signal_however_often_it_is_run(engine_running, sma_strategy):
     strategy, instrument = sma_strategy
     bar_close, target = first_bar_with_new_target(strategy, instrument, datetime(2026, 11, 20, 10, 0, tzinfo=IST))
-    first = services.run_timeframe(timeframe="1m", now=bar_close + timedelta(seconds=3))
-    again = services.run_timeframe(timeframe="1m", now=bar_close + timedelta(seconds=40))
+    first = run_timeframe(timeframe="1m", now=bar_close + timedelta(seconds=3))
+    again = run_timeframe(timeframe="1m", now=bar_close + timedelta(seconds=40))
     assert [(s.instrument, s.bar_time, s.target) for s in first.signals] == [(instrument, bar_close, target)]
     assert again.signals == []
     assert Signal.objects.count() == 1
@@ -66,12 +69,12 @@ def _steady_long_bar(strategy, instrument, start: datetime) -> datetime:
 def test_a_strategy_set_to_enter_on_its_first_bar_takes_its_current_position_once(engine_running, sma_strategy):
     strategy, instrument = sma_strategy
     steady = _steady_long_bar(strategy, instrument, datetime(2026, 11, 20, 10, 0, tzinfo=IST))
-    assert services.run_timeframe(timeframe="1m", now=steady).signals == []  # off: waits for a change
+    assert run_timeframe(timeframe="1m", now=steady).signals == []  # off: waits for a change
 
     strategy.enter_on_first_bar = True
     strategy.save()
-    first = services.run_timeframe(timeframe="1m", now=steady)
-    following = services.run_timeframe(timeframe="1m", now=steady + timedelta(minutes=1))
+    first = run_timeframe(timeframe="1m", now=steady)
+    following = run_timeframe(timeframe="1m", now=steady + timedelta(minutes=1))
 
     assert [(s.bar_time, s.target) for s in first.signals] == [(steady, 1)]
     assert following.signals == []  # it has a signal now: only changes from here on
@@ -80,8 +83,8 @@ def test_a_strategy_set_to_enter_on_its_first_bar_takes_its_current_position_onc
 def test_a_tick_long_after_its_bar_closed_does_not_trade(engine_running, sma_strategy):
     # The 1h schedule fires every 15 minutes; only the tick just after a bar close evaluates.
     bar_close = datetime(2026, 11, 20, 11, 0, tzinfo=IST)  # around-the-clock demo market: 1h bars close on the hour
-    assert services.run_timeframe(timeframe="1h", now=bar_close + timedelta(seconds=5)).skipped == ""
-    late = services.run_timeframe(timeframe="1h", now=bar_close + timedelta(minutes=15))
+    assert run_timeframe(timeframe="1h", now=bar_close + timedelta(seconds=5)).skipped == ""
+    late = run_timeframe(timeframe="1h", now=bar_close + timedelta(minutes=15))
     assert "too late" in late.skipped
 
 
@@ -89,7 +92,7 @@ def test_a_failing_strategy_is_recorded_and_the_others_go_on(engine_running, sma
     strategy, instrument = sma_strategy
     broken = StrategyFactory(name="Broken", instruments=[instrument], parameters={"fast_period": "x"})
     bar_close, _ = first_bar_with_new_target(strategy, instrument, datetime(2026, 11, 20, 10, 0, tzinfo=IST))
-    run = services.run_timeframe(timeframe="1m", now=bar_close)
+    run = run_timeframe(timeframe="1m", now=bar_close)
     assert "fast_period" in run.errors["Broken"]
     assert len(run.signals) == 1
     broken.refresh_from_db()
@@ -105,7 +108,7 @@ def test_the_seed_example_risks_at_most_one_thousand_rupees(engine_running, sma_
     mapping = account.mappings.get()
     assert mapping.allocated_capital == Decimal("50000.00")
     assert mapping.risk_budget == Decimal("1000.00")
-    signal, _ = services.signal_submit(
+    signal, _ = signal_submit(
         strategy=strategy,
         instrument=instrument,
         bar_time=datetime(2026, 11, 20, 10, 0, tzinfo=IST),
@@ -113,7 +116,7 @@ def test_the_seed_example_risks_at_most_one_thousand_rupees(engine_running, sma_
         price=Decimal("400.00"),
         stop_price=Decimal("392.00"),
     )
-    [order] = services.execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+    [order] = execute_signal_for_account(signal_id=signal.id, account_id=account.id)
     # ₹1,000 / ₹8 a share = 125 shares (₹50,000 of capital buys exactly 125 at ₹400 too)
     assert order.quantity == 125
     assert order.quantity * (signal.price - signal.stop_price) == Decimal("1000.00")
@@ -126,7 +129,7 @@ def test_sizing_is_capped_by_allocation_quantity_and_value_and_rounded_to_lots(e
     strategy = StrategyFactory(instruments=[instrument])
     account = AccountFactory(capital=Decimal("1000000"), max_order_quantity=160, max_order_value=Decimal("10000000"))
     MappingFactory(account=account, strategy=strategy, allocation_pct=Decimal("10"), risk_per_trade_pct=Decimal("5"))
-    signal, _ = services.signal_submit(
+    signal, _ = signal_submit(
         strategy=strategy,
         instrument=instrument,
         bar_time=datetime(2026, 11, 20, 10, 0, tzinfo=IST),
@@ -134,7 +137,7 @@ def test_sizing_is_capped_by_allocation_quantity_and_value_and_rounded_to_lots(e
         price=Decimal("100.00"),
         stop_price=Decimal("101.00"),
     )
-    [order] = services.execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+    [order] = execute_signal_for_account(signal_id=signal.id, account_id=account.id)
     # risk allows 5,000 and allocation 1,000 shares, the cap 160: rounded down to 6 lots of 25
     assert (order.side, order.quantity) == ("SELL", 150)
     position = Position.objects.get(account=account)
@@ -146,7 +149,7 @@ def test_an_exit_signal_closes_the_position_and_realises_pnl(engine_running, sma
     account = AccountFactory()
     MappingFactory(account=account, strategy=strategy)
     bar = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
-    entry, _ = services.signal_submit(
+    entry, _ = signal_submit(
         strategy=strategy,
         instrument=instrument,
         bar_time=bar,
@@ -154,8 +157,8 @@ def test_an_exit_signal_closes_the_position_and_realises_pnl(engine_running, sma
         price=Decimal("400"),
         stop_price=Decimal("390"),
     )
-    services.execute_signal_for_account(signal_id=entry.id, account_id=account.id)
-    exit_signal, _ = services.signal_submit(
+    execute_signal_for_account(signal_id=entry.id, account_id=account.id)
+    exit_signal, _ = signal_submit(
         strategy=strategy,
         instrument=instrument,
         bar_time=bar + timedelta(minutes=1),
@@ -163,7 +166,7 @@ def test_an_exit_signal_closes_the_position_and_realises_pnl(engine_running, sma
         price=Decimal("401"),
         stop_price=None,
     )
-    [order] = services.execute_signal_for_account(signal_id=exit_signal.id, account_id=account.id)
+    [order] = execute_signal_for_account(signal_id=exit_signal.id, account_id=account.id)
     assert order.leg == "exit" and order.side == "SELL" and order.status == OrderStatus.COMPLETE
     position = Position.objects.get(account=account)
     assert position.quantity == 0
@@ -176,7 +179,7 @@ def test_every_decision_is_recorded_with_its_reasons(sma_strategy):
     strategy, instrument = sma_strategy  # engine stopped: the entry is refused
     account = AccountFactory()
     MappingFactory(account=account, strategy=strategy)
-    signal, _ = services.signal_submit(
+    signal, _ = signal_submit(
         strategy=strategy,
         instrument=instrument,
         bar_time=datetime(2026, 11, 20, 10, 0, tzinfo=IST),
@@ -184,7 +187,7 @@ def test_every_decision_is_recorded_with_its_reasons(sma_strategy):
         price=Decimal("400"),
         stop_price=Decimal("390"),
     )
-    [order] = services.execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+    [order] = execute_signal_for_account(signal_id=signal.id, account_id=account.id)
     assert order.status == OrderStatus.BLOCKED
     record = RiskDecisionRecord.objects.get()
     assert record.order == order and not record.approved
@@ -198,13 +201,13 @@ def test_allocations_above_100_percent_are_refused_naming_the_other_mappings():
     first = MappingFactory(account=account, allocation_pct=Decimal("60"))
     second_strategy = StrategyFactory(name="Momentum")
     with pytest.raises(ValidationError) as error:
-        services.mapping_save(
+        mapping_save(
             account=account, strategy=second_strategy, allocation_pct=Decimal("50"), risk_per_trade_pct=Decimal("1")
         )
     message = str(error.value.message_dict["allocation_pct"])
     assert first.strategy.name in message and "60" in message and "40" in message
     # disabled mappings do not count
-    services.mapping_save(
+    mapping_save(
         account=account,
         strategy=second_strategy,
         allocation_pct=Decimal("50"),

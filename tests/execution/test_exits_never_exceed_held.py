@@ -17,8 +17,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import AccountStatus
-from execution import services
 from execution.brokers.paper import PaperBroker
+from execution.engine.fanout import execute_signal_for_account
 from execution.models import Delivery, Order, OrderLeg, OrderStatus, Position
 from strategies.services import signal_record
 from tests.execution.book import IST, last_price, trade
@@ -73,7 +73,7 @@ def racing_signals(strategy, instrument, targets):
 def deliver_at_once(signals, account) -> None:
     errors = run_in_threads(
         [
-            lambda signal=signal: services.execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+            lambda signal=signal: execute_signal_for_account(signal_id=signal.id, account_id=account.id)
             for signal in signals
         ]
     )

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus, Broker
+from execution.engine.signals import signal_submit
 from execution.models import FINAL_STATUSES, Order, OrderStatus, Position
-from execution.services import signal_submit
 from execution.tasks import reconcile_kite_accounts
 from tests.conftest import wait_for
 from tests.execution.conftest import assert_signal_invariants, order_posts

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import AccountStatus
+from execution.engine.fanout import execute_signal_for_account
 from execution.models import Fill, Order, OrderStatus, Position
-from execution.services import execute_signal_for_account
-from execution.services.reconcile import (
+from execution.tracking.reconcile import (
     NOT_FOUND,
     RESOLVED,
     RETRY,

@@ -7,10 +7,10 @@ from django.urls import reverse
 from kiteconnect import KiteConnect
 
 from execution.brokers import PlaceResult
+from execution.engine.fanout import execute_signal_for_account
 from execution.models import Fill, Order, OrderStatus, Position, PositionMismatch
 from execution.orders.placement import order_apply_result
-from execution.services import execute_signal_for_account
-from execution.services.reconcile import RESOLVED, order_confirm, order_fetch_fills, reconcile_account
+from execution.tracking.reconcile import RESOLVED, order_confirm, order_fetch_fills, reconcile_account
 from tests.execution.conftest import assert_signal_invariants, new_signal
 
 pytestmark = pytest.mark.django_db

@@ -4,10 +4,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account
+from execution.engine.bar import FanOut
+from execution.engine.fanout import execute_signal_for_accounts
 from execution.models import Order, OrderStatus
-from execution.services import execute_signal_for_accounts
-from execution.services.engine import FanOut
-from execution.services.reconcile import reconcile_account
+from execution.tracking.reconcile import reconcile_account
 from tests.execution.conftest import assert_signal_invariants, new_signal
 
 # Committed rows: the order threads read the database on connections of their own.

@@ -9,9 +9,9 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from execution.engine.fanout import execute_signal_for_account
 from execution.models import OrderStatus
-from execution.services import execute_signal_for_account
-from execution.services.postbacks import postback_checksum
+from execution.tracking.postbacks import postback_checksum
 from tests.execution.conftest import new_signal
 from tradingsite.celery import app
 

@@ -17,10 +17,10 @@ import pytest
 from django.db import connection
 
 from accounts.models import Account
-from execution import services
+from execution.engine.fanout import execute_signal_for_account
 from execution.models import Order, OrderLeg, OrderStatus, Position
+from execution.operations.emergency import emergency_stop
 from execution.orders import decision as orders_module
-from execution.services.emergency import emergency_stop
 from strategies.services import signal_record
 from tests.execution.book import IST, last_price
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
@@ -74,7 +74,7 @@ def long_signals(strategy, instruments):
 def race(signals, account) -> None:
     errors = run_in_threads(
         [
-            lambda signal=signal: services.execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+            lambda signal=signal: execute_signal_for_account(signal_id=signal.id, account_id=account.id)
             for signal in signals
         ]
     )

@@ -6,11 +6,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from execution.mappings import mapping_save
 from execution.models import Order, OrderLeg, OrderStatus, Position
+from execution.operations.daily_loss import daily_loss_enforce
+from execution.operations.emergency import emergency_stop
+from execution.orders.fills import mark_to_market
 from execution.selectors import account_risk_usage
-from execution.services import mapping_save, mark_to_market
-from execution.services.daily_loss import daily_loss_enforce
-from execution.services.emergency import emergency_stop
 from risk import services as risk_services
 from tests.execution.book import trade
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory

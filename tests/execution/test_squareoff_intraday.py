@@ -8,10 +8,10 @@ import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django_celery_beat.models import PeriodicTask
 
+from execution.engine.schedules import ensure_beat_schedules
 from execution.models import Order, OrderLeg, OrderStatus, Position
-from execution.services.emergency import emergency_stop
-from execution.services.schedules import ensure_beat_schedules
-from execution.services.squareoff import intraday_square_off
+from execution.operations.emergency import emergency_stop
+from execution.operations.squareoff import intraday_square_off
 from execution.tasks import intraday_square_off as intraday_square_off_task
 from strategies.models import MarketHoliday, Product
 from tests.execution.book import IST, trade

@@ -10,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 
-from execution import services
+from execution.engine.fanout import execute_signal_for_account
+from execution.engine.signals import signal_submit
+from execution.mappings import mapping_save, mappings_total_allocation
 from execution.models import AccountStrategy, OrderStatus, Position
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
 
@@ -28,7 +30,7 @@ def seed_example(engine_running):
 
 
 def enter(account, strategy, instrument, *, price: str, stop: str, minute: int = 0):
-    signal, _ = services.signal_submit(
+    signal, _ = signal_submit(
         strategy=strategy,
         instrument=instrument,
         bar_time=datetime(2026, 11, 20, 10, minute, tzinfo=IST),
@@ -36,7 +38,7 @@ def enter(account, strategy, instrument, *, price: str, stop: str, minute: int =
         price=Decimal(price),
         stop_price=Decimal(stop),
     )
-    [order] = services.execute_signal_for_account(signal_id=signal.id, account_id=account.id)
+    [order] = execute_signal_for_account(signal_id=signal.id, account_id=account.id)
     return order
 
 
@@ -134,7 +136,7 @@ def test_allocations_above_100_percent_name_every_other_mapping():
     )
 
     with pytest.raises(ValidationError) as error:
-        services.mapping_save(
+        mapping_save(
             account=account,
             strategy=StrategyFactory(name="Momentum"),
             allocation_pct=Decimal("25"),
@@ -147,7 +149,7 @@ def test_allocations_above_100_percent_name_every_other_mapping():
 
     # enabling the disabled one would also pass 100%
     with pytest.raises(ValidationError, match="Trend 50.00%"):
-        services.mapping_save(
+        mapping_save(
             account=account,
             strategy=disabled.strategy,
             allocation_pct=disabled.allocation_pct,
@@ -155,7 +157,7 @@ def test_allocations_above_100_percent_name_every_other_mapping():
             enabled=True,
             mapping=disabled,
         )
-    assert services.mappings_total_allocation(account=account) == Decimal("80")
+    assert mappings_total_allocation(account=account) == Decimal("80")
 
 
 @pytest.mark.django_db
@@ -192,7 +194,7 @@ def test_two_mappings_saved_at_once_never_pass_100_percent():
     def save(strategy):
         try:
             start.wait(timeout=10)
-            services.mapping_save(
+            mapping_save(
                 account=account, strategy=strategy, allocation_pct=Decimal("60"), risk_per_trade_pct=Decimal("1")
             )
             outcomes.append("saved")
@@ -208,4 +210,4 @@ def test_two_mappings_saved_at_once_never_pass_100_percent():
         thread.join(timeout=30)
 
     assert sorted(outcomes) == ["refused", "saved"]
-    assert services.mappings_total_allocation(account=account) == Decimal("60")
+    assert mappings_total_allocation(account=account) == Decimal("60")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 
-from execution import services
+from execution.engine.bar import run_timeframe
 from risk import services as risk_services
 from strategies.library import get_strategy_class
 from strategies.models import Evaluation, Signal
@@ -56,7 +56,7 @@ def entry_change(strategy, instrument, start: datetime) -> datetime:
 
 
 def run(at: datetime, **kwargs):
-    return services.run_timeframe(timeframe="1m", now=at + timedelta(seconds=2), **kwargs)
+    return run_timeframe(timeframe="1m", now=at + timedelta(seconds=2), **kwargs)
 
 
 def test_a_change_on_a_skipped_bar_is_caught_up_on_the_next_evaluated_bar(sma):
@@ -127,7 +127,7 @@ def test_the_ledger_records_each_bar_with_the_deciding_values(sma):
     risk_services.engine_start(reason="test")
     run(at + MINUTE)
     quarter = StrategyFactory(name="Quarter", timeframe="15m", instruments=[instrument])
-    late = services.run_timeframe(timeframe="15m", now=datetime(2026, 11, 20, 10, 21, tzinfo=IST))
+    late = run_timeframe(timeframe="15m", now=datetime(2026, 11, 20, 10, 21, tzinfo=IST))
     assert "too late" in late.skipped
     assert Evaluation.objects.get(strategy=quarter).reason_code == "tick_late"
 
@@ -182,7 +182,7 @@ def test_old_ledger_rows_are_deleted(sma):
 def test_each_timeframe_schedule_fires_at_its_bar_closes(settings):
     from django_celery_beat.models import PeriodicTask
 
-    from execution.services.schedules import ensure_beat_schedules
+    from execution.engine.schedules import ensure_beat_schedules
     from strategies.calendar import MarketCalendar
 
     def fires(task, at: datetime) -> bool:
@@ -212,7 +212,7 @@ def test_each_timeframe_schedule_fires_at_its_bar_closes(settings):
 def test_an_earlier_default_schedule_is_moved_to_bar_closes_an_operators_is_kept(settings):
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-    from execution.services.schedules import ensure_beat_schedules
+    from execution.engine.schedules import ensure_beat_schedules
 
     settings.SIMULATED_MARKET_24X7 = True
     every_15, _ = CrontabSchedule.objects.get_or_create(minute="*/15", hour="*", timezone="Asia/Kolkata")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 
-from execution import services
+from execution.engine.bar import run_timeframe
 from risk import services as risk_services
 from strategies.library import (
     INTERFACE_VERSION,
@@ -93,7 +93,7 @@ def test_the_example_plugin_trades_on_the_demo_market_and_a_refused_one_is_named
     start = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
     signals = []
     for minute in range(120):
-        run = services.run_timeframe(timeframe="1m", now=start + timedelta(minutes=minute, seconds=2))
+        run = run_timeframe(timeframe="1m", now=start + timedelta(minutes=minute, seconds=2))
         signals += run.signals
         if len(signals) >= 2:
             break

@@ -72,7 +72,7 @@ def _build_book(accounts: int, tag: str):
 
 def _signal(strategy, instrument, n: int, *, dispatch: bool):
     """Alternate going long and going flat: every signal is one order (an entry or an exit) per account."""
-    from execution.services import signal_submit
+    from execution.engine.signals import signal_submit
     from strategies.services import signal_record
 
     record = signal_submit if dispatch else signal_record
@@ -114,7 +114,7 @@ def run_celery(accounts: int, repeats: int, timeout: float = 60.0) -> FanoutResu
 
 def run_sequential(accounts: int, repeats: int) -> FanoutResult:
     """The baseline the fan-out must beat: one process placing each account's orders in turn."""
-    from execution import services
+    from execution.engine.fanout import execute_signal_for_account
 
     strategy, instrument, account_ids = _build_book(accounts, f"S{accounts}")
     latencies = []
@@ -122,7 +122,7 @@ def run_sequential(accounts: int, repeats: int) -> FanoutResult:
         started = time.perf_counter()
         signal = _signal(strategy, instrument, n, dispatch=False)
         for account_id in account_ids:
-            services.execute_signal_for_account(signal_id=signal.id, account_id=account_id)
+            execute_signal_for_account(signal_id=signal.id, account_id=account_id)
         latencies.append(time.perf_counter() - started)
     return FanoutResult(accounts, "sequential", latencies)
 

@@ -116,8 +116,8 @@ def one_call_latency(*, emulator, calls: int) -> list[float]:
 
 
 def run(*, emulator, accounts: int, repeats: int, calls: int = 20, timeout: float = 60.0) -> KiteFanoutReport:
-    from execution.services import signal_submit
-    from execution.services.reconcile import reconcile_account
+    from execution.engine.signals import signal_submit
+    from execution.tracking.reconcile import reconcile_account
 
     strategy, instrument, account_ids = build_book(emulator=emulator, accounts=accounts)
     call = one_call_latency(emulator=emulator, calls=calls)

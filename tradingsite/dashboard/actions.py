@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 
 from accounts.models import Account
-from execution import services as execution_services
+from execution.engine.signals import manual_signal_submit
+from execution.operations import emergency
 from execution.operations.runs import emergency_stop_start
 from risk import services as risk_services
 
@@ -59,9 +60,7 @@ def emergency_stop(request: HttpRequest) -> HttpResponse:
 
 @staff_action
 def kill_switch_reset(request: HttpRequest) -> HttpResponse:
-    execution_services.kill_switch_reset(
-        actor=request.user, reason=_reason(request, "Kill switch reset from the dashboard")
-    )
+    emergency.kill_switch_reset(actor=request.user, reason=_reason(request, "Kill switch reset from the dashboard"))
     messages.success(request, "Kill switch reset. The engine stays stopped until you start it.")
     return redirect(safe_next(request))
 
@@ -92,7 +91,7 @@ def manual_signal(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            signal = execution_services.manual_signal_submit(
+            signal = manual_signal_submit(
                 strategy=data["strategy"],
                 instrument=data["instrument"],
                 target=data["direction"],

@@ -3,8 +3,8 @@ import socket
 
 from django.core.management.base import BaseCommand
 
+from execution.operations.emergency import emergency_stop
 from execution.operations.runs import default_reason
-from execution.services.emergency import emergency_stop
 
 
 class Command(BaseCommand):

@@ -3,7 +3,8 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from execution import services
+from execution.engine.bar import fan_out_targets, run_timeframe
+from execution.engine.fanout import execute_signal_for_account
 from execution.models import Order
 from strategies.models import Timeframe
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, timeframe, at=None, **options):
         now = _parse_time(at) if at else None
-        run = services.run_timeframe(timeframe=timeframe, now=now, force=True)
+        run = run_timeframe(timeframe=timeframe, now=now, force=True)
         if run.skipped:
             self.stdout.write(f"Skipped: {run.skipped}")
             return
@@ -38,8 +39,8 @@ class Command(BaseCommand):
             self.stdout.write("No new signals.")
         for signal in run.signals:
             self.stdout.write(self.style.SUCCESS(f"Signal {signal}"))
-            for account_id in services.fan_out_targets(signal_id=signal.id).account_ids:
-                services.execute_signal_for_account(signal_id=signal.id, account_id=account_id)
+            for account_id in fan_out_targets(signal_id=signal.id).account_ids:
+                execute_signal_for_account(signal_id=signal.id, account_id=account_id)
             for order in Order.objects.filter(signal=signal).select_related("account").order_by("account__name"):
                 line = f"  {order.account.name:<20} {order.leg:<5} {order.side:<4} {order.quantity:>6}  {order.status}"
                 if order.average_price:

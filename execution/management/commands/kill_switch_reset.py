@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from execution.services.emergency import kill_switch_reset
+from execution.operations.emergency import kill_switch_reset
 
 
 class Command(BaseCommand):

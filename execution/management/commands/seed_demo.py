@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from execution.services.demo import demo_seed
+from execution.demo import demo_seed
 
 
 class Command(BaseCommand):

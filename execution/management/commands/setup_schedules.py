@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from execution.services.schedules import ensure_beat_schedules
+from execution.engine.schedules import ensure_beat_schedules
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
+from execution.mappings import mapping_save
 from execution.models import AccountStrategy
 from execution.serializers import MappingSerializer
-from execution.services import mapping_save
 
 from ..filters import MappingFilter
 

@@ -7,8 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from execution.engine.signals import manual_signal_submit
 from execution.serializers import ManualSignalSerializer, SignalDeliveriesSerializer
-from execution.services import manual_signal_submit
 
 
 class ManualSignalView(APIView):

@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 from accounts.selectors import account_state_counts
 from execution import selectors as execution_selectors
 from execution.models import Operation
+from execution.operations.emergency import kill_switch_reset
 from execution.operations.runs import emergency_stop_start
 from execution.serializers import OperationSerializer
-from execution.services.emergency import kill_switch_reset
 from risk import services as risk_services
 from risk.selectors import engine_state
 from risk.serializers import (

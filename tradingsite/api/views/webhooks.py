@@ -16,8 +16,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from execution.engine import webhooks
 from execution.serializers import WebhookAlertSerializer
-from execution.services import webhooks
 from strategies.models import WebhookOutcome
 
 from ..errors import NON_FIELD, _flatten, _validation_message, error_body

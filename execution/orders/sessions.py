@@ -10,7 +10,7 @@ from accounts.models import Account
 from accounts.services import account_mark_needs_login
 
 from ..models import Order, OrderStatus, Position
-from .orders_state import order_transition
+from .state import order_transition
 
 logger = logging.getLogger(__name__)
 

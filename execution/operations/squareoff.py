@@ -31,9 +31,9 @@ from ..brokers import BrokerError, BrokerRejected, BrokerUnavailable, RateLimite
 from ..models import Order, OrderLeg, OrderStatus, OrderType, Position
 from ..orders.book import account_book
 from ..orders.decision import position_exit_decide
+from ..orders.intraday import square_off_cutoff
 from ..orders.placement import place_order
-from .intraday import square_off_cutoff
-from .orders_state import order_transition
+from ..orders.state import order_transition
 
 logger = logging.getLogger(__name__)
 

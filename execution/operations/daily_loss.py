@@ -17,7 +17,7 @@ from risk.sizing import format_inr
 
 from ..orders.book import account_books
 from ..orders.fills import mark_open_positions
-from .equity import equity_snapshots_record
+from ..tracking.equity import equity_snapshots_record
 from .squareoff import REASON_DAILY_LOSS, FlattenReport, flatten
 
 logger = logging.getLogger(__name__)

@@ -44,7 +44,7 @@ def signal_submit(
             caught_up_from=caught_up_from,
         )
         if created:
-            from ..engine.delivery import deliveries_create, deliveries_nudge
+            from .delivery import deliveries_create, deliveries_nudge
 
             # The deliveries commit with the signal; the message after commit only nudges them.
             deliveries_create(signal=signal)

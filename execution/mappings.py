@@ -10,8 +10,8 @@ from django.db import transaction
 from accounts.models import Account
 from strategies.models import Strategy
 
-from ..models import AccountStrategy
-from ..orders import locks
+from .models import AccountStrategy
+from .orders import locks
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from datetime import datetime
 from risk import services as risk_services
 from risk.models import EngineState, RiskEventKind
 
-from .schedules import set_trading_schedules_enabled
+from ..engine.schedules import set_trading_schedules_enabled
 from .squareoff import (
     REASON_EMERGENCY,
     FlattenReport,

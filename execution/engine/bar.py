@@ -101,7 +101,7 @@ class FanOut:
 
 def fan_out_targets(*, signal_id: int) -> FanOut:
     """Where a signal goes (its pending deliveries, one per mapped account) and until when its orders may."""
-    from ..engine.delivery import deliveries_create, pending_account_ids, signal_deadline
+    from .delivery import deliveries_create, pending_account_ids, signal_deadline
 
     signal = Signal.objects.only("strategy_id", "created_at").get(pk=signal_id)
     deliveries_create(signal=signal)  # a signal recorded without them (an earlier release's) gets them now

@@ -28,30 +28,19 @@ from accounts.models import Broker as BrokerKind
 from ..brokers import BrokerError, BrokerFill, BrokerOrder, BrokerPosition, SessionExpired, broker_for
 from ..models import FINAL_STATUSES, Order, OrderStatus, Position, PositionMismatch
 from ..orders.fills import fill_record
-from .orders_state import order_transition
-from .sessions import account_session_lost
+from ..orders.sessions import account_session_lost
+from ..orders.state import order_transition
 
 logger = logging.getLogger(__name__)
 
 # Outcomes of one resolution attempt, for the task to decide whether to try again.
 RESOLVED, NOT_FOUND, RETRY, WAITING_FOR_LOGIN = "resolved", "not found", "retry", "waiting for login"
-# Retry delays of the resolution task, in seconds; the last repeats until the grace period is over.
-RESOLVE_DELAYS = (1, 2, 4, 8, 15, 15, 15, 30)
-RESOLVE_MAX_ATTEMPTS = 40
 # A PENDING order claimed this long ago without an answer recorded: the worker died mid-call.
 STALE_CLAIM = timedelta(minutes=2)
 
 
 def account_can_be_read(account: Account) -> bool:
     return account.status != AccountStatus.NEEDS_LOGIN and account.is_logged_in
-
-
-def order_resolution_schedule(*, order_id: int, attempt: int = 0) -> None:
-    """Look for an UNKNOWN order in the book later (after the current transaction commits)."""
-    from ..tasks import resolve_unknown_order
-
-    delay = RESOLVE_DELAYS[min(attempt, len(RESOLVE_DELAYS) - 1)]
-    transaction.on_commit(lambda: resolve_unknown_order.apply_async((order_id,), countdown=delay))
 
 
 def order_resolve_unknown(*, order_id: int) -> str:

@@ -29,7 +29,7 @@ from accounts.models import Broker as BrokerKind
 
 from ..brokers.kite import KiteBroker, kite_time
 from ..models import Order, OrderStatus
-from .orders_state import order_transition
+from ..orders.state import order_transition
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from strategies.library import get_strategy_class
 from strategies.models import Instrument, Product, Strategy
 from strategies.services import instruments_load_csv
 
+from .engine.schedules import ensure_beat_schedules
 from .mappings import mapping_save
-from .schedules import ensure_beat_schedules
 
-DEMO_INSTRUMENTS = Path(__file__).resolve().parents[2] / "strategies" / "fixtures" / "demo_instruments_nse.csv"
+DEMO_INSTRUMENTS = Path(__file__).resolve().parents[1] / "strategies" / "fixtures" / "demo_instruments_nse.csv"
 
 # name, capital, daily loss limit, max order quantity, max order value
 DEMO_ACCOUNTS = [
