@@ -13,7 +13,16 @@ from django.utils import timezone
 from . import selectors
 from .evaluation import BarContext, EvaluationReport, catch_up_window_start, evaluate_bar
 from .marketdata.base import MarketDataSource
-from .models import Evaluation, EvaluationOutcome, Instrument, Signal, SignalSource, Strategy, StrategyWebhook
+from .models import (
+    Evaluation,
+    EvaluationOutcome,
+    Instrument,
+    Signal,
+    SignalSource,
+    Strategy,
+    StrategyWebhook,
+    WebhookRequest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +135,17 @@ def evaluations_delete_older(*, days: int, now: datetime | None = None) -> int:
     """Delete ledger rows of bars that closed more than ``days`` days ago; returns how many."""
     cutoff = (now or timezone.now()) - timedelta(days=days)
     deleted, _ = Evaluation.objects.filter(bar_close__lt=cutoff).delete()
+    return deleted
+
+
+def webhook_requests_delete_older(*, days: int, now: datetime | None = None) -> int:
+    """Delete webhook requests received more than ``days`` days ago; returns how many.
+
+    The signals they made stay (a signal is the trading record); an ``alert_id`` repeated after its
+    request is gone is no longer answered as a repeat, but its bar still makes one signal.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = WebhookRequest.objects.filter(received_at__lt=cutoff).delete()
     return deleted
 
 

@@ -13,3 +13,11 @@ def evaluation_ledger_cleanup() -> int:
     from django.conf import settings
 
     return services.evaluations_delete_older(days=settings.EVALUATION_LEDGER_DAYS)
+
+
+@shared_task(ignore_result=True)
+def webhook_requests_cleanup() -> int:
+    """From beat, nightly: delete webhook requests older than WEBHOOK_REQUEST_RETENTION_DAYS."""
+    from django.conf import settings
+
+    return services.webhook_requests_delete_older(days=settings.WEBHOOK_REQUEST_RETENTION_DAYS)

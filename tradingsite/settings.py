@@ -232,6 +232,11 @@ DELIVERY_GRACE_SECONDS = env.int("DELIVERY_GRACE_SECONDS", default=5)
 # bar_time for the same strategy and instrument make one signal.
 WEBHOOK_RATE_LIMIT = env.int("WEBHOOK_RATE_LIMIT", default=30)
 WEBHOOK_REPEAT_WINDOW_SECONDS = env.int("WEBHOOK_REPEAT_WINDOW_SECONDS", default=60)
+# Every webhook request is recorded (admin: Webhook requests); a nightly beat task deletes those
+# older than this many days. The signals they made stay.
+WEBHOOK_REQUEST_RETENTION_DAYS = env.int("WEBHOOK_REQUEST_RETENTION_DAYS", default=30)
+if WEBHOOK_REQUEST_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("WEBHOOK_REQUEST_RETENTION_DAYS must be at least 1.")
 # A signal's accounts travel in order messages of this many; a worker runs one message's accounts
 # side by side on up to ORDER_THREADS threads of its own (execution/order_threads.py). Smaller
 # batches spread a signal over more workers; larger ones pay Celery's per-message cost less often.

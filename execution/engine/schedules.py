@@ -146,6 +146,15 @@ def ensure_beat_schedules() -> list[str]:
             },
         ),
         (
+            f"{SCHEDULE_PREFIX}webhook requests cleanup",
+            {
+                "task": "strategies.tasks.webhook_requests_cleanup",
+                "crontab": _crontab("40", hour="2"),
+                "expire_seconds": 3600,
+                "description": "02:40 IST: delete webhook requests older than WEBHOOK_REQUEST_RETENTION_DAYS.",
+            },
+        ),
+        (
             f"{SCHEDULE_PREFIX}kite pre-open login check",
             {
                 "task": "risk.tasks.kite_preopen_login_check",

@@ -66,7 +66,11 @@ def webhook_secret_matches(*, webhook: StrategyWebhook, secret: str) -> bool:
 
 
 def webhook_rate_limited(*, public_id: str, now: datetime | None = None) -> bool:
-    """Whether this request goes over ``WEBHOOK_RATE_LIMIT`` (requests per minute per webhook URL)."""
+    """Whether this request goes over ``WEBHOOK_RATE_LIMIT`` (requests per minute per webhook URL).
+
+    Counted in the shared cache (Redis in production, like the API throttles), so every web process
+    counts against one limit; Redis's INCR makes the count exact under concurrent requests.
+    """
     now = now or timezone.now()
     # The id comes from the URL as sent: hashed, so any text makes a valid cache key.
     key = f"webhook-rate:{hashlib.sha256(public_id.encode()).hexdigest()[:32]}:{int(now.timestamp() // 60)}"
