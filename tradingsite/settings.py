@@ -362,10 +362,33 @@ PERMISSIONS_POLICY = {
 # acknowledged without work; the Kite calls postbacks start are limited per account.
 KITE_POSTBACK_MAX_AGE_SECONDS = env.int("KITE_POSTBACK_MAX_AGE_SECONDS", default=24 * 3600)
 KITE_POSTBACK_WORK_RATE = env.str("KITE_POSTBACK_WORK_RATE", default="30/minute")
-# Throttle counts, lockouts' helpers and seen postbacks must be seen by every process: Redis when
-# there is one (its own database, CACHE_REDIS_URL, so clearing the cache never touches Celery's
-# queues), else files under var/ (the embedded default has no services).
-CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default=REDIS_URL)
+# Throttle counts, webhook rate counts and seen postbacks must be seen by every process: Redis when
+# there is one, else files under var/ (the embedded default has no services). The cache defaults
+# to the Redis database after the broker's (REDIS_URL's /0 gives /1; /15 wraps to /0), so clearing
+# the cache (FLUSHDB) never drops Celery's queued messages; CACHE_REDIS_URL chooses another.
+REDIS_DATABASES = 16  # Redis's default "databases"
+
+
+def _next_redis_database(url: str) -> str:
+    """``url`` pointing at the Redis database after its own (the db in the path or in ``?db=``)."""
+    from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if "db" in query or parts.scheme == "unix":  # unix:///run/redis.sock?db=0, or ?db= on any URL
+        database = query.get("db", ["0"])[0]
+        if not database.isdigit():
+            raise ImproperlyConfigured(f"REDIS_URL: the database {database!r} is not a number.")
+        query["db"] = [str((int(database) + 1) % REDIS_DATABASES)]
+        return f"{url.split('?', 1)[0]}?{urlencode(query, doseq=True)}"
+    path = parts.path.strip("/")
+    if path and not path.isdigit():
+        raise ImproperlyConfigured(f"REDIS_URL: the database {path!r} is not a number.")
+    database = (int(path or 0) + 1) % REDIS_DATABASES
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default="") or (_next_redis_database(REDIS_URL) if REDIS_URL else "")
 if CACHE_REDIS_URL:
     CACHES = {
         "default": {
