@@ -26,7 +26,7 @@ def test_two_web_processes_share_one_webhooks_rate_limit():
     prefix = f"webhook-test-{uuid.uuid4().hex}:"
     public_id = uuid.uuid4().hex
     other = run_django(
-        "from datetime import datetime; from execution.services.webhooks import webhook_rate_limited; "
+        "from datetime import datetime; from execution.engine.webhooks import webhook_rate_limited; "
         f"now = datetime.fromisoformat({MINUTE.isoformat()!r}); "
         f"print([webhook_rate_limited(public_id={public_id!r}, now=now) for _ in range(3)])",
         DJANGO_SETTINGS_MODULE="tradingsite.settings",
@@ -39,7 +39,7 @@ def test_two_web_processes_share_one_webhooks_rate_limit():
 
     from django.conf import settings
 
-    from execution.services.webhooks import webhook_rate_limited
+    from execution.engine.webhooks import webhook_rate_limited
 
     shared = {"default": {**settings.CACHES["default"], **_redis_cache(prefix)}}
     with override_settings(CACHES=shared, WEBHOOK_RATE_LIMIT=3):
@@ -53,7 +53,7 @@ def _redis_cache(prefix: str) -> dict:
 
 
 def test_webhook_requests_older_than_the_retention_are_deleted_by_beat(settings):
-    from execution.services.schedules import ensure_beat_schedules
+    from execution.engine.schedules import ensure_beat_schedules
 
     settings.WEBHOOK_REQUEST_RETENTION_DAYS = 10
     hook, _ = strategy_webhook_rotate(strategy=StrategyFactory())
