@@ -4,6 +4,9 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
+# A database that cannot be reached is a 503 with Retry-After, wherever it fails (tradingsite/database_errors.py).
+handler500 = "tradingsite.database_errors.server_error"
+
 urlpatterns = [
     # Browsers ask for /favicon.ico on every site; the icon is the project's own, in static/brand/.
     # Lazy: under the production settings the manifest is read at the first request, not when

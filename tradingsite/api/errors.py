@@ -18,6 +18,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from ..database_errors import DATABASE_UNAVAILABLE, database_unavailable_response
+
 logger = logging.getLogger(__name__)
 
 NON_FIELD = "non_field_errors"
@@ -81,6 +83,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        # Not a bug: PostgreSQL is restarting or unreachable. 503 with Retry-After, in the one shape.
+        set_rollback()
+        return database_unavailable_response(context["request"], exc)
     if not isinstance(exc, exceptions.APIException):
         # A bug, not a client error: log it with its traceback and still answer in the one format.
         view = context.get("view")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -27,9 +28,14 @@ class ManualSignalView(APIView):
         params = ManualSignalSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
-            signal = manual_signal_submit(**params.validated_data)
+            # The answer is read in the signal's own transaction: once the signal has committed, nothing
+            # is left that the database could fail (a restart right after the commit), so a recorded
+            # signal is always answered 201 and a client never retries it into a second signal.
+            with transaction.atomic():
+                signal = manual_signal_submit(**params.validated_data)
+                answer = SignalDeliveriesSerializer(signal).data
         except ValueError as exc:
             # The service's own refusals name their field (the stop's side); the others are about the
             # instrument (e.g. no last price for it).
             raise serializers.ValidationError({getattr(exc, "field", "instrument"): [str(exc)]})
-        return Response(SignalDeliveriesSerializer(signal).data, status=status.HTTP_201_CREATED)
+        return Response(answer, status=status.HTTP_201_CREATED)
