@@ -1,9 +1,57 @@
+import shutil
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+from tests import run_isolation
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The properties are about values, not time: an example that takes longer than Hypothesis's 200 ms
+# deadline on a loaded machine (other runs on both cores, a garbage collection) is not a failure, nor
+# is slow data generation. A test whose point is speed says so itself.
+hypothesis_settings.register_profile(
+    "project", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+hypothesis_settings.load_profile("project")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """This run's own temporary folder and database (tests/run_isolation.py says why); what runs that
+    were killed left behind is removed."""
+    if config.option.basetemp is None:
+        run_isolation.stale_folders_remove()
+        config.option.basetemp = str(run_isolation.run_folder())
+        config._own_basetemp = True
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("postgresql"):
+        try:
+            run_isolation.stale_databases_drop(database)
+        except Exception as exc:  # PostgreSQL down: the tests that need it say so themselves
+            config.issue_config_time_warning(pytest.PytestWarning(f"stale test databases not checked: {exc}"), 2)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._exit_status = exitstatus
+
+
+def pytest_unconfigure(config):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("postgresql") and not config.getoption("reuse_db", False):
+        try:
+            run_isolation.own_database_drop(database)
+        except Exception:  # the server is gone: nothing to drop
+            pass
+    if getattr(config, "_own_basetemp", False) and getattr(config, "_exit_status", 1) == 0:
+        shutil.rmtree(config.option.basetemp, ignore_errors=True)  # kept after a failure, for its logs
 
 
 @pytest.fixture

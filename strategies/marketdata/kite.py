@@ -51,19 +51,32 @@ class RequestRateLimiter:
     while the test suite loaded both cores).
     """
 
-    def __init__(self, limit: int, period: float = 1.0, *, margin: float = 0.2) -> None:
+    def __init__(
+        self,
+        limit: int,
+        period: float = 1.0,
+        *,
+        margin: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.limit = limit
         self.period = period + margin
         self._sent: deque[float] = deque(maxlen=limit)
         self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
 
-    def acquire(self) -> None:
+    def acquire(self) -> float:
+        """Wait for a free slot; returns the moment (``clock``) the call was let go."""
         with self._lock:  # waiters queue on the lock, so they go out in turn
-            if len(self._sent) == self.limit:
-                wait = self._sent[0] + self.period - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-            self._sent.append(time.monotonic())
+            now = self._clock()
+            # Until the oldest of the last ``limit`` calls is a whole period back (a sleep may end a
+            # hair early in floating point).
+            while len(self._sent) == self.limit and (wait := self._sent[0] + self.period - now) > 0:
+                self._sleep(wait)
+                now = self._clock()
+            self._sent.append(now)
+            return now
 
 
 # Kite's limits per app: historical 3/s, quote 1/s, everything else 10/s.
