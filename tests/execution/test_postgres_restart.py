@@ -98,9 +98,9 @@ print(json.dumps({{"strategy": strategy.id, "token": token, "session": browser.c
 ORPHAN = """
 from decimal import Decimal
 from django.utils import timezone
-from execution import services
+from execution.engine.signals import signal_submit
 from strategies.models import Instrument, Strategy
-signal, _ = services.signal_submit(
+signal, _ = signal_submit(
     strategy=Strategy.objects.get(pk={strategy}), instrument=Instrument.objects.get(tradingsymbol="INFY"),
     bar_time=timezone.now(), target=0, price=Decimal("1500"), stop_price=None,
 )
