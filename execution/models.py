@@ -398,6 +398,8 @@ class OperationKind(models.TextChoices):
     EMERGENCY_STOP = "emergency_stop", "Emergency stop"
     ACCOUNT_FLATTEN = "account_flatten", "Account flatten"
     STRATEGY_STOP = "strategy_stop", "Strategy stop"
+    INTRADAY_SQUARE_OFF = "intraday_square_off", "MIS square-off"
+    DAILY_LOSS_FLATTEN = "daily_loss_flatten", "Daily-loss flatten"
 
 
 class OperationState(models.TextChoices):
@@ -408,9 +410,9 @@ class OperationState(models.TextChoices):
 
 
 class Operation(models.Model):
-    """A long operator action (the emergency stop's cancels and exits) running as a task: what it
-    started at once, its state, and what it did. The request that started it returns at once with
-    this row's status link."""
+    """A long action on the book (cancels and exits: an operator's emergency stop, flatten or strategy
+    stop, beat's MIS square-off, a daily-loss flatten) running as a task: what it started at once,
+    its state, and what it did. Whoever started it returns at once with this row's status link."""
 
     kind = models.CharField(max_length=20, choices=OperationKind.choices)
     state = models.CharField(max_length=10, choices=OperationState.choices, default=OperationState.QUEUED)

@@ -7,7 +7,7 @@ from datetime import datetime
 from celery import shared_task
 
 from .engine import bar, fanout
-from .operations import daily_loss, squareoff
+from .operations import daily_loss, runs
 
 
 @shared_task(ignore_result=True)
@@ -73,7 +73,12 @@ def execute_signal_for_account(signal_id: int, account_id: int) -> dict[int, lis
 def mark_to_market() -> dict:
     """Every 15 s from beat: mark open positions in market hours, then enforce the daily loss limits."""
     run = daily_loss.mark_to_market_tick()
-    return {"skipped": run.skipped, "marked": run.marked, "halted": [b.account.id for b in run.breaches]}
+    return {
+        "skipped": run.skipped,
+        "marked": run.marked,
+        "halted": [b.account.id for b in run.breaches],
+        "flattening": [b.flatten.id for b in run.breaches if b.flatten],  # operations, run as tasks
+    }
 
 
 @shared_task(ignore_result=True)
@@ -86,19 +91,17 @@ def compact_equity_snapshots() -> int:
 
 @shared_task(ignore_result=True)
 def intraday_square_off() -> dict:
-    """Every minute from beat; acts only in the MIS square-off window of a trading day."""
-    run = squareoff.intraday_square_off()
-    if run.report is None:
-        return {"skipped": run.skipped}
-    return {"exits": [o.id for o in run.report.exit_orders], "cancelled": [o.id for o in run.report.cancelled]}
+    """Every minute from beat; in the MIS square-off window of a trading day it starts the square-off
+    as an operation (``run_operation``) and returns at once: a slow broker never holds beat."""
+    start = runs.intraday_square_off_start()
+    return {"skipped": start.skipped, "operation": start.operation.id if start.operation else None}
 
 
 @shared_task(ignore_result=True)
 def run_operation(operation_id: int) -> str:
-    """An operator's long action (the emergency stop's cancels and exits), once; its row holds the status."""
-    from .operations.runs import operation_run
-
-    return operation_run(operation_id=operation_id).state
+    """An operation's cancels and exits (emergency stop, flatten, strategy stop, MIS square-off,
+    daily-loss flatten), once; its row holds the status."""
+    return runs.operation_run(operation_id=operation_id).operation.state
 
 
 # --- Kite order updates: resolution of UNKNOWN orders, fills after postbacks, reconciliation --------

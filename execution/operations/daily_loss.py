@@ -1,5 +1,7 @@
 """Daily loss: mark open positions to market, then halt (and optionally flatten) any account whose
-P&L today (realised + unrealised) has reached minus its daily loss limit."""
+P&L today (realised + unrealised) has reached minus its daily loss limit. The halt takes effect at
+once; the flatten runs as an operation (``runs.daily_loss_flatten_start``), so beat's 15-second tick
+never waits on a broker."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from risk import services as risk_services
 from risk.models import RiskEventKind
 from risk.sizing import format_inr
 
+from ..models import Operation
 from ..orders.book import account_books
 from ..orders.fills import mark_open_positions
 from ..tracking.equity import equity_snapshots_record
-from .squareoff import REASON_DAILY_LOSS, FlattenReport, flatten
+from .runs import daily_loss_flatten_start
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ logger = logging.getLogger(__name__)
 class DailyLossBreach:
     account: Account
     daily_pnl: Decimal
-    flatten: FlattenReport | None = None
+    flatten: Operation | None = None  # the flatten's operation, when the account asks for one
 
 
 @dataclass
@@ -73,12 +76,7 @@ def daily_loss_enforce(*, now: datetime | None = None) -> list[DailyLossBreach]:
         account = risk_services.account_halt(account=account, reason=reason, kind=RiskEventKind.DAILY_LOSS_BREACH)
         breach = DailyLossBreach(account=account, daily_pnl=today)
         if account.auto_flatten_on_daily_loss:
-            breach.flatten = flatten(
-                scope={"account_id": account.id}, reason_code=REASON_DAILY_LOSS, reason=reason, now=now
-            )
-            risk_services.risk_event_record(
-                kind=RiskEventKind.SQUARE_OFF, account=account, message=breach.flatten.summary
-            )
+            breach.flatten = daily_loss_flatten_start(account=account, reason=reason)
         logger.warning("%s: %s", account, reason)
         breaches.append(breach)
     return breaches

@@ -1,28 +1,30 @@
-"""Emergency stop, kill-switch reset, strategy stop and account flatten: the operator's big buttons.
+"""The emergency stop that waits (the ``emergency_stop`` command) and the kill-switch reset.
 
-The ``emergency_stop`` command calls ``emergency_stop`` here and waits for it; the API and the
-dashboard start the same stop as a task (``execution.operations.runs``) and answer at once. Each
-records who did it and when in the risk audit log, and each is safe to call twice.
+The API and the dashboard start the emergency stop as a task and answer at once
+(``runs.emergency_stop_start``); the command wants the result, so it runs the same operation itself
+(``runs.emergency_stop_begin`` + ``runs.operation_run``: the same ``Operation`` row, the same
+cancels and exits through the one decision service) and waits, hearing each step. Each records who
+did it and when in the risk audit log, and each is safe to call twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from risk import services as risk_services
-from risk.models import EngineState, RiskEventKind
+from risk.models import EngineState
 
 from ..engine.schedules import set_trading_schedules_enabled
-from .squareoff import (
-    REASON_EMERGENCY,
-    FlattenReport,
-    flatten,
-)
+from ..models import Operation
+from .runs import emergency_stop_begin, operation_run
+from .squareoff import FlattenReport
 
 
 @dataclass
 class EmergencyStopReport:
+    operation: Operation
     stopped_at: datetime
     actor: str
     reason: str
@@ -47,30 +49,35 @@ def _actor_or_none(actor):
     return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
-def emergency_stop(*, actor=None, reason: str) -> EmergencyStopReport:
-    """Stop everything now and bring every account flat.
+def emergency_stop(
+    *, actor=None, reason: str, origin: str = "a script", progress: Callable[[str], None] | None = None
+) -> EmergencyStopReport:
+    """Stop everything now and bring every account flat, waiting for it.
 
     In this order: the global kill switch trips and the engine stops (one commit: from then on no
     new entry passes the risk checks); the beat schedules that evaluate strategies are disabled;
-    every open order on every account is cancelled; every position the system holds on every
-    account gets a MARKET exit (exits pass the sanity checks only). Who and when is recorded.
+    then, as the emergency stop's operation run here: every open order on every account is
+    cancelled; every position the system holds on every account gets a MARKET exit (exits pass the
+    sanity checks only). Who and when is recorded.
 
     Calling it again is harmless: it records the call, finds the flat positions flat and the
     in-flight exits in flight, and retries only exits that were refused.
     """
-    reason = (reason or "").strip() or "Emergency stop"
-    actor = _actor_or_none(actor)
-    event, was_already_active = risk_services.kill_switch_trip(actor=actor, reason=reason)
-    disabled = set_trading_schedules_enabled(enabled=False)
-    report = flatten(scope={}, reason_code=REASON_EMERGENCY, reason=f"Emergency stop: {reason}")
-    risk_services.risk_event_record(kind=RiskEventKind.SQUARE_OFF, actor=actor, message=report.summary)
+    begun = emergency_stop_begin(actor=actor, reason=reason or "Emergency stop", origin=origin)
+    operation = begun.operation
+    if progress is not None:
+        progress(f"Emergency stop #{operation.id}: {operation.started}")
+    run = operation_run(operation_id=operation.id, progress=progress)
+    if run.report is None:  # it failed: the operation's summary says why
+        raise RuntimeError(run.operation.summary)
     return EmergencyStopReport(
-        stopped_at=event.created_at,
-        actor=_actor_name(actor),
-        reason=reason,
-        was_already_active=was_already_active,
-        schedules_disabled=disabled,
-        flatten=report,
+        operation=run.operation,
+        stopped_at=operation.created_at,
+        actor=_actor_name(_actor_or_none(actor)),
+        reason=operation.reason,
+        was_already_active=begun.was_already_active,
+        schedules_disabled=begun.schedules_disabled,
+        flatten=run.report,
     )
 
 

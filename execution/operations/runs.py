@@ -1,29 +1,50 @@
-"""Operations: the emergency stop, an account flatten and a strategy stop, as tasks with a status.
+"""Operations: every flatten of the book runs as a task with a status, whoever starts it.
 
-What must take effect at once does so in the caller, in one short transaction: for the emergency
-stop the kill switch trips, the engine stops and the strategy schedules are disabled; for a strategy
-stop its kill switch goes off. The rest (cancel open orders, exit positions: broker calls, seconds to
-minutes with many accounts) runs as a task through the one decision service
+The operator's emergency stop, account flatten and strategy stop; beat's MIS square-off; the
+daily-loss flatten of a breached account. What must take effect at once does so in the caller, in
+one short transaction: for the emergency stop the kill switch trips, the engine stops and the
+strategy schedules are disabled; for a strategy stop its kill switch goes off; for a daily-loss
+breach the account is halted (``daily_loss``). The rest (cancel open orders, exit positions: broker
+calls, seconds to minutes with many accounts) runs as a task through the one decision service
 (``squareoff.flatten`` -> ``execution.orders.decision``), recorded in an ``Operation`` row the caller
-can poll. If the task cannot be queued (Redis down), it runs in the caller instead: a stop is never
-left undone for want of a queue.
+can poll, so neither a request nor beat ever waits on a broker. If the task cannot be queued (Redis
+down), it runs in the caller instead: a stop is never left undone for want of a queue. The
+``emergency_stop`` command runs its operation itself and waits (``emergency.emergency_stop``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from risk import services as risk_services
 from risk.models import RiskEventKind
+from strategies.models import Product
 
 from ..engine.schedules import set_trading_schedules_enabled
 from ..models import Operation, OperationKind, OperationState
-from .squareoff import REASON_ACCOUNT_FLATTEN, REASON_EMERGENCY, REASON_STRATEGY_STOP, flatten
+from .squareoff import (
+    REASON_ACCOUNT_FLATTEN,
+    REASON_DAILY_LOSS,
+    REASON_EMERGENCY,
+    REASON_INTRADAY,
+    REASON_STRATEGY_STOP,
+    FlattenReport,
+    flatten,
+    flatten_has_work,
+    intraday_square_off_window,
+)
 
 logger = logging.getLogger(__name__)
+
+# A square-off operation still queued or running this recently is left to finish; an older one
+# (its worker died) no longer keeps beat from starting the next.
+OPERATION_STALE_AFTER = timedelta(minutes=5)
 
 
 def _actor_or_none(actor):
@@ -36,12 +57,28 @@ def default_reason(*, actor, origin: str) -> str:
     return f"Emergency stop{who} from {origin}"[:200]
 
 
+@dataclass
+class EmergencyStopBegun:
+    operation: Operation
+    was_already_active: bool
+    schedules_disabled: int
+
+
 def emergency_stop_start(*, actor=None, reason: str = "", origin: str) -> Operation:
     """Stop everything now; the flatten goes on in a task. Returns the operation to poll.
 
     ``origin`` says where it was pressed (the API and the caller's address, the dashboard, the
     command line); with no ``reason``, the reason says who and from where.
     """
+    operation = emergency_stop_begin(actor=actor, reason=reason, origin=origin).operation
+    operation_id = operation.id
+    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
+    return operation
+
+
+def emergency_stop_begin(*, actor=None, reason: str = "", origin: str) -> EmergencyStopBegun:
+    """What takes effect at once, and the operation row for the rest, not yet queued: the caller
+    queues it (``emergency_stop_start``) or runs it and waits (the command)."""
     reason = (reason or "").strip() or default_reason(actor=actor, origin=origin)
     actor = _actor_or_none(actor)
     with transaction.atomic():
@@ -57,9 +94,7 @@ def emergency_stop_start(*, actor=None, reason: str = "", origin: str) -> Operat
                 "position in a task."
             ),
         )
-    operation_id = operation.id
-    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
-    return operation
+    return EmergencyStopBegun(operation=operation, was_already_active=was_already_active, schedules_disabled=disabled)
 
 
 def _enqueue_or_run(*, operation_id: int) -> None:
@@ -107,11 +142,62 @@ def strategy_stop_start(*, strategy, actor=None, reason: str) -> Operation:
     return operation
 
 
-def _flatten(operation: Operation):
+@dataclass
+class SquareOffStart:
+    """What beat's MIS square-off tick did: started an operation, or skipped and why."""
+
+    skipped: str = ""
+    operation: Operation | None = None
+
+
+def intraday_square_off_start(*, now: datetime | None = None) -> SquareOffStart:
+    """Beat's minute tick: in the MIS square-off window, with MIS positions or orders still open,
+    start the square-off as an operation (at most one at a time) and return at once."""
+    now = now or timezone.now()
+    cutoff, outside = intraday_square_off_window(now=now)
+    if cutoff is None:
+        return SquareOffStart(skipped=outside)
+    if not flatten_has_work(scope={"product": Product.MIS}):
+        return SquareOffStart(skipped="nothing to square off")
+    under_way = (
+        Operation.objects.filter(
+            kind=OperationKind.INTRADAY_SQUARE_OFF,
+            state__in=(OperationState.QUEUED, OperationState.RUNNING),
+            created_at__gte=now - OPERATION_STALE_AFTER,
+        )
+        .order_by("-id")
+        .first()
+    )
+    if under_way is not None:
+        return SquareOffStart(skipped=f"square-off #{under_way.id} is {under_way.state}", operation=under_way)
+    operation = Operation.objects.create(
+        kind=OperationKind.INTRADAY_SQUARE_OFF,
+        reason=f"Intraday square-off of MIS positions at {cutoff:%H:%M} IST",
+        started="Cancelling open MIS orders and closing MIS positions in a task.",
+    )
+    operation_id = operation.id
+    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
+    return SquareOffStart(operation=operation)
+
+
+def daily_loss_flatten_start(*, account, reason: str) -> Operation:
+    """A breached account that asks for it is flattened in a task; it was halted at once by the caller."""
+    operation = Operation.objects.create(
+        kind=OperationKind.DAILY_LOSS_FLATTEN,
+        account=account,
+        reason=reason[:200],
+        started=f"{account.name} halted; cancelling its open orders and closing its positions in a task.",
+    )
+    operation_id = operation.id
+    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
+    return operation
+
+
+def _flatten(operation: Operation, progress: Callable[[str], None] | None = None) -> FlattenReport:
     if operation.kind == OperationKind.ACCOUNT_FLATTEN:
         account = operation.account
         scope, code, why = {"account_id": account.pk}, REASON_ACCOUNT_FLATTEN, f"{account.name} flattened"
-        report = flatten(scope=scope, reason_code=code, reason=f"{why}: {operation.reason}")
+        report = flatten(scope=scope, reason_code=code, reason=f"{why}: {operation.reason}", progress=progress)
         risk_services.risk_event_record(
             kind=RiskEventKind.SQUARE_OFF, account=account, actor=operation.actor, message=report.summary
         )
@@ -119,26 +205,46 @@ def _flatten(operation: Operation):
     if operation.kind == OperationKind.STRATEGY_STOP:
         strategy = operation.strategy
         why = f"Strategy {strategy.name} stopped: {operation.reason}"
-        report = flatten(scope={"strategy_id": strategy.pk}, reason_code=REASON_STRATEGY_STOP, reason=why)
+        report = flatten(
+            scope={"strategy_id": strategy.pk}, reason_code=REASON_STRATEGY_STOP, reason=why, progress=progress
+        )
         risk_services.risk_event_record(
             kind=RiskEventKind.SQUARE_OFF, strategy=strategy, actor=operation.actor, message=report.summary
         )
         return report
-    report = flatten(scope={}, reason_code=REASON_EMERGENCY, reason=f"Emergency stop: {operation.reason}")
+    if operation.kind == OperationKind.INTRADAY_SQUARE_OFF:
+        scope = {"product": Product.MIS}
+        return flatten(scope=scope, reason_code=REASON_INTRADAY, reason=operation.reason, progress=progress)
+    if operation.kind == OperationKind.DAILY_LOSS_FLATTEN:
+        account = operation.account
+        scope = {"account_id": account.pk}
+        report = flatten(scope=scope, reason_code=REASON_DAILY_LOSS, reason=operation.reason, progress=progress)
+        risk_services.risk_event_record(kind=RiskEventKind.SQUARE_OFF, account=account, message=report.summary)
+        return report
+    why = f"Emergency stop: {operation.reason}"
+    report = flatten(scope={}, reason_code=REASON_EMERGENCY, reason=why, progress=progress)
     risk_services.risk_event_record(kind=RiskEventKind.SQUARE_OFF, actor=operation.actor, message=report.summary)
     return report
 
 
-def operation_run(*, operation_id: int) -> Operation:
-    """Run an operation's cancels and exits once: a second run (a duplicate message) finds it taken."""
+@dataclass
+class OperationRun:
+    operation: Operation
+    report: FlattenReport | None = None  # None: another run had taken it (a duplicate message), or it failed
+
+
+def operation_run(*, operation_id: int, progress: Callable[[str], None] | None = None) -> OperationRun:
+    """Run an operation's cancels and exits once: a second run (a duplicate message) finds it taken.
+    ``progress`` hears each cancel and exit as it is done."""
     claimed = Operation.objects.filter(pk=operation_id, state=OperationState.QUEUED).update(
         state=OperationState.RUNNING, running_since=timezone.now()
     )
     operation = Operation.objects.select_related("account", "strategy", "actor").get(pk=operation_id)
     if not claimed:
-        return operation
+        return OperationRun(operation=operation)
+    report = None
     try:
-        report = _flatten(operation)
+        report = _flatten(operation, progress)
     except Exception as exc:
         logger.exception("operation %s failed", operation_id)
         operation.state, operation.summary = OperationState.FAILED, f"Failed: {type(exc).__name__}: {exc}"
@@ -154,4 +260,4 @@ def operation_run(*, operation_id: int) -> Operation:
         }
     operation.finished_at = timezone.now()
     operation.save(update_fields=["state", "summary", "report", "finished_at"])
-    return operation
+    return OperationRun(operation=operation, report=report)

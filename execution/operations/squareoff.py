@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time as time_module
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,7 +26,6 @@ from django.utils import timezone
 
 from risk.checks import KITE_MAX_ORDERS_PER_SECOND
 from strategies.calendar import to_market_time
-from strategies.models import Product
 
 from ..brokers import BrokerError, BrokerRejected, BrokerUnavailable, RateLimited, SessionExpired, broker_for
 from ..models import Order, OrderLeg, OrderStatus, OrderType, Position
@@ -63,6 +63,12 @@ class FlattenReport:
     exit_orders: list[Order] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)  # position id -> why it got no exit now
     errors: list[str] = field(default_factory=list)  # failures isolated so the other accounts went on
+    progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+
+    def note(self, line: str) -> None:
+        """Tell whoever waits (the emergency-stop command) what was just done."""
+        if self.progress is not None:
+            self.progress(line)
 
     @property
     def failed_exits(self) -> list[Order]:
@@ -86,19 +92,39 @@ class FlattenReport:
         return f"{self.reason}: " + ", ".join(parts) + "."
 
 
-def flatten(*, scope: dict, reason_code: str, reason: str, now: datetime | None = None) -> FlattenReport:
+def flatten(
+    *,
+    scope: dict,
+    reason_code: str,
+    reason: str,
+    now: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FlattenReport:
     """Cancel the open orders and close the open positions matching ``scope``.
 
     ``scope`` filters both orders and positions: ``{}`` (everything), ``{"account_id": 1}``,
-    ``{"strategy_id": 2}``, ``{"product": "MIS"}``. Calls brokers: never inside a transaction.
+    ``{"strategy_id": 2}``, ``{"product": "MIS"}``. Calls brokers: never inside a transaction;
+    runs in an operation's task (``execution.operations.runs``). ``progress`` hears each step.
     """
-    report = FlattenReport(reason=reason)
+    report = FlattenReport(reason=reason, progress=progress)
     orders_cancel_open(scope=scope, reason=reason, report=report)
     positions_close(scope=scope, reason_code=reason_code, reason=reason, now=now, report=report)
     return report
 
 
+def flatten_has_work(*, scope: dict) -> bool:
+    """Whether ``flatten`` would find anything in ``scope``: an open position or an order to cancel."""
+    return Position.objects.filter(**scope).exclude(quantity=0).exists() or _cancellable(scope).exists()
+
+
 # --- cancelling ---------------------------------------------------------------------------------
+
+
+def _cancellable(scope: dict):
+    # A MARKET exit already sent is what a square-off would send: left to fill, not churned.
+    return Order.objects.filter(**scope, status__in=CANCELLABLE).exclude(
+        Q(leg=OrderLeg.EXIT, order_type=OrderType.MARKET) & ~Q(placed_at=None)
+    )
 
 
 def orders_cancel_open(*, scope: dict, reason: str, report: FlattenReport) -> None:
@@ -109,13 +135,7 @@ def orders_cancel_open(*, scope: dict, reason: str, report: FlattenReport) -> No
     transient errors); one whose broker id is unknown is left to reconciliation by tag.
     """
     brokers = {}
-    orders = (
-        Order.objects.filter(**scope, status__in=CANCELLABLE)
-        # A MARKET exit already sent is what a square-off would send: left to fill, not churned.
-        .exclude(Q(leg=OrderLeg.EXIT, order_type=OrderType.MARKET) & ~Q(placed_at=None))
-        .select_related("account")
-        .order_by("id")
-    )
+    orders = _cancellable(scope).select_related("account").order_by("id")
     for order in orders:
         if order.status == OrderStatus.PENDING and order.placed_at is None:
             claimed = Order.objects.filter(pk=order.pk, status=OrderStatus.PENDING, placed_at__isnull=True).update(
@@ -126,6 +146,7 @@ def orders_cancel_open(*, scope: dict, reason: str, report: FlattenReport) -> No
                 message = f"Cancelled before it was sent: {reason}"
                 order_transition(order=order, status=OrderStatus.CANCELLED, message=message)
                 report.cancelled.append(order)
+                report.note(f"cancelled {order.tag} before it was sent")
                 continue
         if order.is_final:
             continue
@@ -144,9 +165,11 @@ def orders_cancel_open(*, scope: dict, reason: str, report: FlattenReport) -> No
             problem = f"cancel failed ({type(exc).__name__}: {exc})"
         if problem:
             report.not_cancelled[order.id] = f"{order.tag}: {problem}"
+            report.note(f"order #{order.id} not cancelled: {report.not_cancelled[order.id]}")
             continue
         order_transition(order=order, status=OrderStatus.CANCELLED, message=f"Cancelled: {reason}")
         report.cancelled.append(order)
+        report.note(f"cancelled {order.tag} at the broker")
 
 
 def _cancel_at_broker(*, broker, order: Order) -> str:
@@ -219,6 +242,10 @@ def _close_one(
         if order.status == OrderStatus.PENDING:
             order = place_order(order_id=order.id)
         report.exit_orders.append(order)
+        report.note(
+            f"exit {order.side} {order.quantity} {position.instrument} on account {position.account_id}: "
+            f"{order.status}" + (f" - {order.status_message}" if order.status_message else "")
+        )
 
 
 def _last_prices(instruments) -> dict[int, Decimal]:
@@ -251,35 +278,20 @@ def _wait_for_order_slot(*, account_id: int, timeout: float = 2.0) -> None:
 # --- the intraday (MIS) square-off -----------------------------------------------------------------
 
 
-@dataclass
-class IntradaySquareOff:
-    skipped: str = ""
-    report: FlattenReport | None = None
-
-
-def intraday_square_off(*, now: datetime | None = None) -> IntradaySquareOff:
-    """Close every MIS position from ``MIS_SQUARE_OFF_TIME`` on, before the broker's own square-off.
-
-    Runs every minute from beat and acts only on trading days, from the square-off time until the
-    session closes (at most ``INTRADAY_SQUARE_OFF_WINDOW``), so a refused exit is retried. The
-    around-the-clock simulated market has no end of day: it is skipped unless
-    ``MIS_SQUARE_OFF_AROUND_THE_CLOCK`` is on.
+def intraday_square_off_window(*, now: datetime) -> tuple[datetime | None, str]:
+    """When MIS positions must be closed: from ``MIS_SQUARE_OFF_TIME`` until the session closes (at most
+    ``INTRADAY_SQUARE_OFF_WINDOW``, so a refused exit is retried), on trading days only. Returns the
+    cut-off time when ``now`` is in that window, else None and why not. The around-the-clock
+    simulated market has no end of day: skipped unless ``MIS_SQUARE_OFF_AROUND_THE_CLOCK`` is on.
     """
     from strategies.selectors import market_data_source
 
-    now = now or timezone.now()
     calendar = market_data_source().calendar
     cutoff, no_square_off = square_off_cutoff(calendar=calendar, now=now)
     if cutoff is None:
-        return IntradaySquareOff(skipped=no_square_off)
+        return None, no_square_off
     local = to_market_time(now)
     _, session_close = calendar.session_bounds(local.date())
     if not cutoff <= local < min(session_close, cutoff + INTRADAY_SQUARE_OFF_WINDOW):
-        return IntradaySquareOff(skipped=f"outside the square-off window from {cutoff:%H:%M}")
-    report = flatten(
-        scope={"product": Product.MIS},
-        reason_code=REASON_INTRADAY,
-        reason=f"Intraday square-off of MIS positions at {cutoff:%H:%M} IST",
-        now=now,
-    )
-    return IntradaySquareOff(report=report)
+        return None, f"outside the square-off window from {cutoff:%H:%M}"
+    return cutoff, ""

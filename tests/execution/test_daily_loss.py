@@ -8,6 +8,7 @@ import pytest
 from accounts.models import AccountStatus
 from execution.models import Order, OrderLeg, OrderStatus, Position
 from execution.operations.daily_loss import daily_loss_enforce, mark_to_market_tick
+from execution.operations.runs import operation_run
 from execution.tasks import mark_to_market
 from risk import services as risk_services
 from risk.models import RiskEvent, RiskEventKind
@@ -106,7 +107,11 @@ def test_a_breach_flattens_the_account_when_it_asks_for_it(long_position, market
 
     [breach] = mark_to_market_tick().breaches
 
-    assert breach.flatten is not None and len(breach.flatten.exit_orders) == 1
+    # the tick halted the account and only started the flatten: beat never waits on a broker
+    assert breach.flatten.kind == "daily_loss_flatten" and breach.flatten.state == "queued"
+    assert not Order.objects.filter(account=account, leg=OrderLeg.EXIT).exists()
+    run = operation_run(operation_id=breach.flatten.id)  # the task queued on commit, run here
+    assert run.operation.state == "done" and len(run.report.exit_orders) == 1
     position.refresh_from_db()
     assert position.quantity == 0
     [exit_order] = Order.objects.filter(account=account, leg=OrderLeg.EXIT)
@@ -160,6 +165,6 @@ def test_marking_runs_only_in_market_hours_on_exchange_data(long_position, setti
 def test_the_task_runs_the_tick(long_position):
     _, _, instrument, position = long_position
     result = mark_to_market.apply().get()
-    assert result == {"skipped": "", "marked": 1, "halted": []}
+    assert result == {"skipped": "", "marked": 1, "halted": [], "flattening": []}
     position.refresh_from_db()
     assert position.marked_at is not None

@@ -13,7 +13,7 @@ from django_celery_beat.models import PeriodicTask
 from execution.brokers import PlaceResult
 from execution.brokers.paper import PaperBroker
 from execution.engine.schedules import ensure_beat_schedules
-from execution.models import Order, OrderLeg, OrderStatus, Position
+from execution.models import Operation, Order, OrderLeg, OrderStatus, Position
 from execution.operations.emergency import emergency_stop, kill_switch_reset
 from execution.operations.runs import account_flatten_start, operation_run, strategy_stop_start
 from execution.operations.squareoff import REASON_ACCOUNT_FLATTEN, flatten
@@ -187,7 +187,7 @@ class Ran:
 
 def run(operation) -> Ran:
     # The test's transaction never commits, so the task queued on commit is run here.
-    return Ran(operation_run(operation_id=operation.id))
+    return Ran(operation_run(operation_id=operation.id).operation)
 
 
 def test_strategy_stop_closes_only_that_strategys_positions(book, operator):
@@ -290,6 +290,10 @@ def test_the_commands(book):
     out = StringIO()
     call_command("emergency_stop", "--reason", "drill", stdout=out)
     assert "kill switch on" in out.getvalue() and "3 exit order(s) sent" in out.getvalue()
+    operation = Operation.objects.get(kind="emergency_stop")  # the API's operation, run by the command
+    assert f"Emergency stop #{operation.id}: Kill switch on" in out.getvalue()  # progress, as it goes
+    assert out.getvalue().count(": COMPLETE") == 3 and "  exit " in out.getvalue()
+    assert f"Operation #{operation.id}: done (/api/system/operations/{operation.id})" in out.getvalue()
     assert "drill (from the command line (" in RiskEvent.objects.get(kind=RiskEventKind.EMERGENCY_STOP).message
     assert not Position.objects.exclude(quantity=0).exists()
     call_command("emergency_stop", stdout=out)  # no reason: the log says from where
