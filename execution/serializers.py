@@ -332,7 +332,10 @@ class StrategyPnlSerializer(_PnlFigures):
 
 
 class PnlTotalsSerializer(_PnlFigures):
-    exposure = serializers.DecimalField(**MONEY, help_text="Open positions' value at their last mark.")
+    exposure = serializers.DecimalField(**MONEY, help_text=(
+            "Open positions' value at their last mark plus working entries' remaining quantity at the price "
+            "they were sized at: the account book's exposure, as the risk checks count it."
+        ))
 
 
 class PnlRealtimeSerializer(serializers.Serializer):

@@ -7,7 +7,11 @@ page, the daily-loss check, the dashboard and the API show about an account is d
 - ``held(...)``: one position as the decision function sees it (filled, exits and entries working);
 - ``exposure(strategy_id)``: value of the strategy's filled positions at their mark plus the
   remaining quantity of its working entries at the price they were sized at;
-- ``unrealised_pnl`` (last mark) and, with ``realised_today``, ``daily_pnl``.
+- ``unrealised_pnl`` (last mark) and, with ``realised_today``, ``daily_pnl``; per strategy
+  ``unrealised(...)``, ``realised(...)``, ``charges(...)`` (the books of ``account_books``).
+
+The P&L pages, the API's P&L, the equity curve and the risk page read these figures from
+``account_books``; none computes its own.
 
 Read under the account lock on every decision, in two plain-SQL statements over this app's own
 tables (see execution/sql.py for why plain SQL on this path).
@@ -15,7 +19,8 @@ tables (see execution/sql.py for why plain SQL on this path).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -83,6 +88,8 @@ class AccountBook:
     orders_last_second: int = 0  # orders sent (placed) in the last second and minute: Kite's rate limits
     orders_last_minute: int = 0
     has_signal_orders: bool = False  # the account already has orders for the signal asked about
+    # Today's fills per strategy: (realised P&L, charges); filled in by ``account_books`` only.
+    today_by_strategy: Mapping[int | None, tuple[Decimal, Decimal]] = field(default_factory=dict, compare=False)
 
     def position(self, *, strategy_id: int | None, instrument_id: int, product: str) -> BookPosition | None:
         key = (strategy_id, instrument_id, product)
@@ -103,6 +110,26 @@ class AccountBook:
     @property
     def unrealised_pnl(self) -> Decimal:
         return sum((p.unrealised_pnl for p in self.positions), ZERO)
+
+    def unrealised(self, *, strategy_id: int | None) -> Decimal:
+        return sum((p.unrealised_pnl for p in self.positions if p.strategy_id == strategy_id), ZERO)
+
+    def realised(self, *, strategy_id: int | None) -> Decimal:
+        """Realised P&L of the strategy's fills today (``account_books`` only)."""
+        return self.today_by_strategy.get(strategy_id, (ZERO, ZERO))[0]
+
+    def charges(self, *, strategy_id: int | None) -> Decimal:
+        """Charges of the strategy's fills today (``account_books`` only)."""
+        return self.today_by_strategy.get(strategy_id, (ZERO, ZERO))[1]
+
+    def open_positions(self, *, strategy_id: int | None) -> int:
+        return sum(1 for p in self.positions if p.strategy_id == strategy_id)
+
+    @property
+    def strategy_ids(self) -> set[int | None]:
+        """Every strategy with a position, a working entry or a fill today on this account."""
+        entries = {o.strategy_id for o in self.working if o.leg == OrderLeg.ENTRY}
+        return {p.strategy_id for p in self.positions} | entries | set(self.today_by_strategy)
 
     @property
     def daily_pnl(self) -> Decimal:
@@ -208,8 +235,11 @@ _MANY_WORKING_SQL = """
 SELECT account_id, strategy_id, instrument_id, product, leg, side, quantity, filled_quantity, reference_price
 FROM execution_order WHERE status IN ({working}){accounts}
 """.format(working=", ".join(["%s"] * len(WORKING_STATUSES)), accounts="{accounts}")
-_MANY_REALISED_SQL = """
-SELECT account_id, SUM(realised_pnl) FROM execution_fill WHERE filled_at >= %s{accounts} GROUP BY account_id
+# Today's fills per (account, strategy): realised P&L and charges. A strategy's P&L is its orders'.
+_MANY_TODAY_SQL = """
+SELECT f.account_id, o.strategy_id, SUM(f.realised_pnl), SUM(f.charges)
+FROM execution_fill f JOIN execution_order o ON o.id = f.order_id
+WHERE f.filled_at >= %s{accounts} GROUP BY f.account_id, o.strategy_id
 """
 
 
@@ -225,7 +255,7 @@ def account_books(*, account_ids: list[int] | None = None, now: datetime | None 
         params = list(account_ids)
     positions: dict[int, list[BookPosition]] = {}
     working: dict[int, list[WorkingOrder]] = {}
-    realised: dict[int, Decimal] = {}
+    today: dict[int, dict[int | None, tuple[Decimal, Decimal]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(_MANY_POSITIONS_SQL.format(accounts=where), params)
         for aid, sid, iid, product, quantity, average, last, unrealised in cursor.fetchall():
@@ -245,14 +275,17 @@ def account_books(*, account_ids: list[int] | None = None, now: datetime | None 
             working.setdefault(aid, []).append(
                 WorkingOrder(sid, iid, product, leg, side, max(qty - filled, 0), decimal_from_db(price, 4))
             )
-        cursor.execute(_MANY_REALISED_SQL.format(accounts=where), [datetime_to_db(market_today_start(now)), *params])
-        realised = {aid: decimal_from_db(total, 2) for aid, total in cursor.fetchall()}
-    ids = account_ids if account_ids is not None else sorted({*positions, *working, *realised})
+        fills_where = where.replace("account_id", "f.account_id")
+        cursor.execute(_MANY_TODAY_SQL.format(accounts=fills_where), [datetime_to_db(market_today_start(now)), *params])
+        for aid, sid, realised, charges in cursor.fetchall():
+            today.setdefault(aid, {})[sid] = (decimal_from_db(realised, 2), decimal_from_db(charges, 2))
+    ids = account_ids if account_ids is not None else sorted({*positions, *working, *today})
     return {
         aid: AccountBook(
             positions=tuple(positions.get(aid, ())),
             working=tuple(working.get(aid, ())),
-            realised_today=realised.get(aid, ZERO),
+            realised_today=sum((realised for realised, _ in today.get(aid, {}).values()), ZERO),
+            today_by_strategy=today.get(aid, {}),
         )
         for aid in ids
     }

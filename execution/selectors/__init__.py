@@ -1,8 +1,8 @@
 """Reads for execution, one module per concern; everything is importable from here.
 
-core: P&L, exposure and order counts the pipeline needs.  reports: the dashboard's and API's
-aggregates.  risk_usage: per-account risk used today against each limit.  charts: an
-instrument's price chart.
+core: the signal an order task reads, open positions.  reports: the dashboard's and API's
+aggregates, cut from the account books (``execution.orders.book``: every figure is defined there).
+risk_usage: per-account risk used today against each limit.  charts: an instrument's price chart.
 """
 
 from .charts import chart_strategies, price_chart

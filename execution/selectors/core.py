@@ -1,4 +1,4 @@
-"""Reads for orders, positions and P&L."""
+"""Reads the order path needs: the signal an order task starts from, and the open positions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from strategies.models import Instrument, Signal, Strategy
 
-from ..models import AccountStrategy, Order, Position
+from ..models import Position
 
 # The account book defines "today" and every figure of an account.
 from ..orders.book import market_today_start
@@ -18,9 +18,7 @@ from ..sql import ModelColumns
 __all__ = [
     "signal_for_execution",
     "market_today_start",
-    "enabled_mappings_for_strategy",
     "open_positions",
-    "account_orders",
 ]
 
 
@@ -60,14 +58,6 @@ def signal_for_execution(*, signal_id: int) -> Signal:
     return signal
 
 
-def enabled_mappings_for_strategy(*, strategy_id: int) -> QuerySet[AccountStrategy]:
-    return AccountStrategy.objects.filter(strategy_id=strategy_id, enabled=True).select_related("account")
-
-
 def open_positions(*, account_id: int | None = None) -> QuerySet[Position]:
     qs = Position.objects.exclude(quantity=0).select_related("account", "strategy", "instrument")
     return qs.filter(account_id=account_id) if account_id else qs
-
-
-def account_orders(*, account_id: int) -> QuerySet[Order]:
-    return Order.objects.filter(account_id=account_id).select_related("instrument", "strategy")

@@ -1,8 +1,10 @@
 """Aggregates for the dashboard and the API: P&L by strategy and account, the intraday equity
 curve, where the open positions are, and per-page rows.
 
-Every function runs a fixed number of queries whatever the number of accounts, strategies,
-orders or fills: totals are grouped in the database, never summed row by row in Python.
+Every figure of P&L, exposure and position value comes from the account book
+(``execution.orders.book.account_books``: three grouped statements whatever the number of accounts,
+orders or fills); these functions only group its cells by account, strategy or instrument, so the
+pages, the API, the risk checks and the order decisions show the same numbers.
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, When
-from django.db.models.functions import Abs, Coalesce
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account
-from strategies.models import Signal, Strategy
+from strategies.models import Instrument, Signal, Strategy
 
-from ..models import AccountStrategy, EquityResolution, EquitySnapshot, Fill, Order, OrderStatus, Position
-from ..orders.book import ZERO, market_today_start
+from ..models import AccountStrategy, EquityResolution, EquitySnapshot, Order, OrderStatus
+from ..orders.book import WORKING_STATUSES, ZERO, account_books, market_today_start
 
 __all__ = [
     "PnlSnapshot",
@@ -42,18 +44,13 @@ __all__ = [
     "pnl_realtime",
 ]
 
-_MONEY = DecimalField(max_digits=20, decimal_places=4)
-# A position's value at its last mark, or at its average price before the first mark.
-_MARK_PRICE = Coalesce("last_price", "average_price", output_field=_MONEY)
-
 
 @dataclass(frozen=True)
 class PnlSnapshot:
-    """Today's realised P&L and the open book, grouped by (account, strategy).
+    """Today's realised P&L and the open book, per (account, strategy) cell of the account books.
 
-    Two grouped queries, whatever the number of fills; P&L by account, by strategy and in total
-    are sums of the same cells, so the three always agree. A page takes one snapshot and shapes
-    it as many ways as it shows.
+    P&L by account, by strategy and in total are sums of the same cells, so the three always agree.
+    A page takes one snapshot and shapes it as many ways as it shows.
     """
 
     realised: dict[tuple[int, int | None], Decimal]
@@ -99,31 +96,21 @@ def _empty_pnl() -> dict:
 
 
 def pnl_snapshot(now: datetime | None = None) -> PnlSnapshot:
-    realised, charges = {}, {}
-    for account_id, strategy_id, total, paid in (
-        Fill.objects.filter(filled_at__gte=market_today_start(now))
-        .values("account_id", "order__strategy_id")
-        .annotate(total=Sum("realised_pnl"), paid=Sum("charges"))
-        .values_list("account_id", "order__strategy_id", "total", "paid")
-        .order_by()
-    ):
-        realised[account_id, strategy_id] = total or ZERO
-        charges[account_id, strategy_id] = paid or ZERO
-    open_book = {
-        (row["account_id"], row["strategy_id"]): {
-            "unrealised": row["unrealised"] or ZERO,
-            "positions": row["positions"],
-            "exposure": row["exposure"] or ZERO,
-        }
-        for row in Position.objects.exclude(quantity=0)
-        .values("account_id", "strategy_id")
-        .annotate(
-            unrealised=Sum("unrealised_pnl"),
-            positions=Count("id"),
-            exposure=Sum(Abs(F("quantity")) * _MARK_PRICE, output_field=_MONEY),
-        )
-        .order_by()
-    }
+    """Every account's book, cut into (account, strategy) cells: realised and charges of today's
+    fills, unrealised P&L, open positions, and exposure as the risk checks count it (filled
+    positions at their mark plus working entries at the price they were sized at)."""
+    realised, charges, open_book = {}, {}, {}
+    for account_id, book in account_books(now=now).items():
+        for strategy_id in book.strategy_ids:
+            key = (account_id, strategy_id)
+            if strategy_id in book.today_by_strategy:
+                realised[key] = book.realised(strategy_id=strategy_id)
+                charges[key] = book.charges(strategy_id=strategy_id)
+            open_book[key] = {
+                "unrealised": book.unrealised(strategy_id=strategy_id),
+                "positions": book.open_positions(strategy_id=strategy_id),
+                "exposure": book.exposure(strategy_id=strategy_id),
+            }
     return PnlSnapshot(realised=realised, open_book=open_book, charges=charges)
 
 
@@ -202,36 +189,42 @@ def equity_curve(
 
 
 def position_distribution() -> list[dict]:
-    """Open positions by instrument: long and short quantity and value, and how many accounts hold it."""
-    long_only, short_only = Q(quantity__gt=0), Q(quantity__lt=0)
-    rows = (
-        Position.objects.exclude(quantity=0)
-        .values("instrument_id", "instrument__exchange", "instrument__tradingsymbol")
-        .annotate(
-            long_quantity=Coalesce(Sum("quantity", filter=long_only), 0),
-            short_quantity=Coalesce(Sum(Abs("quantity"), filter=short_only), 0),
-            long_value=Sum(Case(When(long_only, then=F("quantity") * _MARK_PRICE), default=ZERO, output_field=_MONEY)),
-            short_value=Sum(
-                Case(When(short_only, then=Abs("quantity") * _MARK_PRICE), default=ZERO, output_field=_MONEY)
-            ),
-            unrealised=Sum("unrealised_pnl"),
-            accounts=Count("account", distinct=True),
-        )
-        .order_by("instrument__exchange", "instrument__tradingsymbol")
-    )
+    """Open positions by instrument: long and short quantity and value (the book's value at the
+    mark), unrealised P&L, and how many accounts hold it."""
+    cells: dict[int, dict] = {}
+    for account_id, book in account_books().items():
+        for position in book.positions:
+            cell = cells.setdefault(
+                position.instrument_id,
+                {
+                    "long_quantity": 0,
+                    "short_quantity": 0,
+                    "long_value": ZERO,
+                    "short_value": ZERO,
+                    "unrealised": ZERO,
+                    "accounts": set(),
+                },
+            )
+            side = "long" if position.quantity > 0 else "short"
+            cell[f"{side}_quantity"] += abs(position.quantity)
+            cell[f"{side}_value"] += position.value
+            cell["unrealised"] += position.unrealised_pnl
+            cell["accounts"].add(account_id)
+    names = Instrument.objects.filter(pk__in=cells).order_by("exchange", "tradingsymbol")
+    cent = Decimal("0.01")
     return [
         {
-            "instrument_id": row["instrument_id"],
-            "instrument": f"{row['instrument__exchange']}:{row['instrument__tradingsymbol']}",
-            "long_quantity": row["long_quantity"],
-            "short_quantity": row["short_quantity"],
-            "long_value": (row["long_value"] or ZERO).quantize(Decimal("0.01")),
-            "short_value": (row["short_value"] or ZERO).quantize(Decimal("0.01")),
-            "gross_value": ((row["long_value"] or ZERO) + (row["short_value"] or ZERO)).quantize(Decimal("0.01")),
-            "unrealised": row["unrealised"] or ZERO,
-            "accounts": row["accounts"],
+            "instrument_id": instrument.id,
+            "instrument": f"{instrument.exchange}:{instrument.tradingsymbol}",
+            "long_quantity": cells[instrument.id]["long_quantity"],
+            "short_quantity": cells[instrument.id]["short_quantity"],
+            "long_value": cells[instrument.id]["long_value"].quantize(cent),
+            "short_value": cells[instrument.id]["short_value"].quantize(cent),
+            "gross_value": (cells[instrument.id]["long_value"] + cells[instrument.id]["short_value"]).quantize(cent),
+            "unrealised": cells[instrument.id]["unrealised"],
+            "accounts": len(cells[instrument.id]["accounts"]),
         }
-        for row in rows
+        for instrument in names.only("id", "exchange", "tradingsymbol")
     ]
 
 
@@ -331,7 +324,7 @@ def orders_page(*, orders: QuerySet[Order], number, per_page: int = 50) -> Page:
 def signals_with_order_counts(*, limit: int = 50) -> QuerySet[Signal]:
     """Recent signals, each with how many of its orders are in which state."""
     failed = Q(orders__status__in=[OrderStatus.REJECTED, OrderStatus.BLOCKED])
-    working = Q(orders__status__in=[OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.UNKNOWN])
+    working = Q(orders__status__in=WORKING_STATUSES)
     # The newest signals are chosen first (an index scan), so only their orders are counted.
     latest = Signal.objects.order_by("-created_at", "-id").values("pk")[:limit]
     return (

@@ -136,3 +136,45 @@ def test_a_fixed_number_of_queries_whatever_the_number_of_accounts(strategy, dja
     with django_assert_num_queries(len(one.captured_queries)):
         rows = account_risk_usage()
     assert len(rows) == 7 and all(len(row.last_rejections) == 1 and row.open_positions == 1 for row in rows)
+
+
+def test_the_pnl_pages_the_api_and_the_risk_page_show_the_books_figures(strategy):
+    """One definition per figure: exposure (a working entry counts, as the risk checks count it),
+    realised and unrealised P&L are the account book's, wherever they are shown."""
+    from execution.orders.book import account_book
+    from execution.selectors import account_rows, pnl_by_strategy, pnl_realtime, pnl_totals, position_distribution
+
+    infy, tcs = strategy.instruments.order_by("tradingsymbol")
+    account = trading_account(strategy, "Asha")
+    trade(account, strategy, infy, 1)
+    trade(account, strategy, infy, 0)  # closed: realised today
+    trade(account, strategy, infy, 1)
+    position = Position.objects.get(account=account, instrument=infy)
+    mark_to_market(prices={infy.instrument_token: position.average_price + Decimal("3")})
+    Order.objects.create(  # an entry at the broker, not filled yet
+        account=account,
+        strategy=strategy,
+        instrument=tcs,
+        leg=OrderLeg.ENTRY,
+        side="BUY",
+        quantity=10,
+        filled_quantity=4,
+        product="MIS",
+        reference_price=Decimal("100"),
+        tag="TINFLIGHT2",
+        status=OrderStatus.SUBMITTED,
+    )
+    book = account_book(account_id=account.id)
+    exposure = book.total_exposure.quantize(Decimal("0.01"))
+    assert exposure == (position.quantity * (position.average_price + 3) + 600).quantize(Decimal("0.01"))
+
+    [risk] = account_risk_usage(account_id=account.id)
+    [row] = [r for r in account_rows() if r["account"] == account]
+    [by_strategy] = [r for r in pnl_by_strategy() if r["strategy_id"] == strategy.id]
+    [api] = [a for a in pnl_realtime()["accounts"] if a["account_id"] == account.id]
+    assert risk.open_exposure == row["exposure"] == pnl_totals()["exposure"] == exposure
+    assert risk.realised_pnl == row["realised"] == by_strategy["realised"] == api["realised"] == book.realised_today
+    assert risk.unrealised_pnl == row["unrealised"] == api["unrealised"] == book.unrealised_pnl != 0
+    assert risk.daily_pnl == row["total"] == api["total"] == book.daily_pnl
+    [infy_row] = position_distribution()
+    assert infy_row["long_value"] == (position.quantity * (position.average_price + 3)).quantize(Decimal("0.01"))
