@@ -1,7 +1,8 @@
 """Equity snapshots: each account's P&L today, stored at every mark so the equity curve has a past.
 
-The figures are the P&L snapshot's (``selectors.pnl_snapshot``): the one definition of realised
-today, unrealised at the last mark and charges. Nothing here computes P&L of its own.
+The figures are the P&L snapshot's (``selectors.pnl_snapshot``), cut from the account books
+(``execution.orders.book``): the one definition of realised today, unrealised at the last mark and
+charges. Nothing here computes P&L of its own.
 """
 
 from __future__ import annotations
