@@ -70,10 +70,7 @@ def emergency_stop_start(*, actor=None, reason: str = "", origin: str) -> Operat
     ``origin`` says where it was pressed (the API and the caller's address, the dashboard, the
     command line); with no ``reason``, the reason says who and from where.
     """
-    operation = emergency_stop_begin(actor=actor, reason=reason, origin=origin).operation
-    operation_id = operation.id
-    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
-    return operation
+    return _queued(emergency_stop_begin(actor=actor, reason=reason, origin=origin).operation)
 
 
 def emergency_stop_begin(*, actor=None, reason: str = "", origin: str) -> EmergencyStopBegun:
@@ -95,6 +92,13 @@ def emergency_stop_begin(*, actor=None, reason: str = "", origin: str) -> Emerge
             ),
         )
     return EmergencyStopBegun(operation=operation, was_already_active=was_already_active, schedules_disabled=disabled)
+
+
+def _queued(operation: Operation) -> Operation:
+    """Queue the operation's task once the row is committed (at once outside a transaction)."""
+    operation_id = operation.id
+    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
+    return operation
 
 
 def _enqueue_or_run(*, operation_id: int) -> None:
@@ -119,9 +123,7 @@ def account_flatten_start(*, account, actor=None, reason: str) -> Operation:
             reason=reason[:200],
             started=f"Cancelling {account.name}'s open orders and closing its positions in a task.",
         )
-    operation_id = operation.id
-    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
-    return operation
+    return _queued(operation)
 
 
 def strategy_stop_start(*, strategy, actor=None, reason: str) -> Operation:
@@ -137,9 +139,7 @@ def strategy_stop_start(*, strategy, actor=None, reason: str) -> Operation:
             reason=reason[:200],
             started=f"{strategy.name} switched off (no new entries); closing its positions in a task.",
         )
-    operation_id = operation.id
-    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
-    return operation
+    return _queued(operation)
 
 
 @dataclass
@@ -175,9 +175,7 @@ def intraday_square_off_start(*, now: datetime | None = None) -> SquareOffStart:
         reason=f"Intraday square-off of MIS positions at {cutoff:%H:%M} IST",
         started="Cancelling open MIS orders and closing MIS positions in a task.",
     )
-    operation_id = operation.id
-    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
-    return SquareOffStart(operation=operation)
+    return SquareOffStart(operation=_queued(operation))
 
 
 def daily_loss_flatten_start(*, account, reason: str) -> Operation:
@@ -188,9 +186,7 @@ def daily_loss_flatten_start(*, account, reason: str) -> Operation:
         reason=reason[:200],
         started=f"{account.name} halted; cancelling its open orders and closing its positions in a task.",
     )
-    operation_id = operation.id
-    transaction.on_commit(lambda: _enqueue_or_run(operation_id=operation_id))
-    return operation
+    return _queued(operation)
 
 
 def _flatten(operation: Operation, progress: Callable[[str], None] | None = None) -> FlattenReport:

@@ -72,22 +72,27 @@ def test_one_row_per_account_with_each_limit_and_what_is_used(strategy):
     assert entry.status == OrderStatus.COMPLETE
 
 
-def test_in_flight_entries_count_as_exposure_and_positions(strategy):
-    infy = strategy.instruments.get(tradingsymbol="INFY")
-    account = trading_account(strategy, "Kite-like")
-    Order.objects.create(
+def in_flight_entry(account, strategy, instrument, *, tag: str) -> Order:
+    """An entry at the broker, 4 of 10 filled, sized at 100: 600 of exposure still on its way."""
+    return Order.objects.create(
         account=account,
         strategy=strategy,
-        instrument=infy,
+        instrument=instrument,
         leg=OrderLeg.ENTRY,
         side="BUY",
         quantity=10,
         filled_quantity=4,
         product="MIS",
         reference_price=Decimal("100"),
-        tag="TINFLIGHT1",
+        tag=tag,
         status=OrderStatus.SUBMITTED,
     )
+
+
+def test_in_flight_entries_count_as_exposure_and_positions(strategy):
+    infy = strategy.instruments.get(tradingsymbol="INFY")
+    account = trading_account(strategy, "Kite-like")
+    in_flight_entry(account, strategy, infy, tag="TINFLIGHT1")
     [row] = account_risk_usage(account_id=account.id)
     assert row.open_exposure == Decimal("600.00") and row.open_positions == 1
 
@@ -151,19 +156,7 @@ def test_the_pnl_pages_the_api_and_the_risk_page_show_the_books_figures(strategy
     trade(account, strategy, infy, 1)
     position = Position.objects.get(account=account, instrument=infy)
     mark_to_market(prices={infy.instrument_token: position.average_price + Decimal("3")})
-    Order.objects.create(  # an entry at the broker, not filled yet
-        account=account,
-        strategy=strategy,
-        instrument=tcs,
-        leg=OrderLeg.ENTRY,
-        side="BUY",
-        quantity=10,
-        filled_quantity=4,
-        product="MIS",
-        reference_price=Decimal("100"),
-        tag="TINFLIGHT2",
-        status=OrderStatus.SUBMITTED,
-    )
+    in_flight_entry(account, strategy, tcs, tag="TINFLIGHT2")
     book = account_book(account_id=account.id)
     exposure = book.total_exposure.quantize(Decimal("0.01"))
     assert exposure == (position.quantity * (position.average_price + 3) + 600).quantize(Decimal("0.01"))
