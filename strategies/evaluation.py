@@ -26,6 +26,7 @@ from decimal import Decimal
 import numpy as np
 
 from .calendar import MarketCalendar
+from .ledger_detail import indicator_value, price_on_tick
 from .library import StrategyError, get_strategy_class
 from .library.base import StrategyOutput
 from .marketdata.base import Candles, MarketDataSource
@@ -311,7 +312,7 @@ def _evaluate_pair(job: Job, token: int, data: Candles) -> PairResult:
         target=int(target[-1]),
         stop=float(output.stop[-1]),
         close=float(data.close[-1]),
-        indicators={name: _json_number(values[-1]) for name, values in output.indicators.items()},
+        indicators={name: indicator_value(values[-1]) for name, values in output.indicators.items()},
         changed_ns=int(data.start[flips[-1] + 1]) if flips.size else None,
         last_ns=int(data.start[-1]),
     )
@@ -456,8 +457,8 @@ def _decide_strategy(
         evaluation.instruments[symbol] = {
             "instrument": instrument.pk,
             "target": result.target,
-            "stop": None if math.isnan(result.stop) else result.stop,
-            "close": result.close,
+            "stop": price_on_tick(result.stop, instrument.tick_size),
+            "close": price_on_tick(result.close, instrument.tick_size),
             "indicators": result.indicators,
             "last_signalled": last,
             "signal": decision.signal,
@@ -510,11 +511,6 @@ def output_problem(output: StrategyOutput, data: Candles) -> str:
 def to_price(value: float, tick: Decimal) -> Decimal:
     """A float price on the instrument's tick grid, as Decimal."""
     return (Decimal(repr(float(value))) / tick).quantize(Decimal("1")) * tick
-
-
-def _json_number(value) -> float | int | None:
-    value = float(value)
-    return None if not math.isfinite(value) else value
 
 
 def _to_datetime(ns: int) -> datetime:

@@ -5,6 +5,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from .ledger_detail import InstrumentDetailField
+
 
 class Timeframe(models.TextChoices):
     M1 = "1m", "1 minute"
@@ -274,8 +276,10 @@ class Evaluation(models.Model):
 
     ``instruments`` holds, per instrument symbol, what the strategy wanted on this bar and why
     (target, stop, close, the deciding indicator values, the last signalled target and the
-    decision); ``problems`` names each instrument that was not evaluated or was refused, and why.
-    Rows older than EVALUATION_LEDGER_DAYS are deleted by a beat task.
+    decision; stored in columns, see strategies/ledger_detail.py); ``problems`` names each
+    instrument that was not evaluated or was refused, and why. Past EVALUATION_DETAIL_DAYS the
+    detail keeps only the instruments that signalled or were caught up (``detail_trimmed``); rows
+    older than EVALUATION_LEDGER_DAYS are deleted. Both by the hourly ledger task on beat.
     """
 
     strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="evaluations")
@@ -287,8 +291,10 @@ class Evaluation(models.Model):
     instruments_total = models.PositiveIntegerField(default=0)
     instruments_evaluated = models.PositiveIntegerField(default=0)
     signals_made = models.PositiveIntegerField(default=0)
-    instruments = models.JSONField(default=dict, blank=True)
+    instruments = InstrumentDetailField(default=dict, blank=True)  # stored in columns, read as dicts
     problems = models.JSONField(default=dict, blank=True)
+    # Past EVALUATION_DETAIL_DAYS the detail keeps only the instruments that signalled or caught up.
+    detail_trimmed = models.BooleanField(default=False)
     data_source = models.CharField(max_length=20, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)

@@ -150,6 +150,9 @@ class InstrumentState:
     bars: list[dict] = field(default_factory=list)
 
 
+TRIMMED_WHY = "no signal (an older bar: its per-instrument detail is kept for signals only, EVALUATION_DETAIL_DAYS)"
+
+
 def strategy_instrument_states(
     *, strategy: Strategy, instrument_id: int | None = None, bars: int = 5
 ) -> list[InstrumentState]:
@@ -163,15 +166,16 @@ def strategy_instrument_states(
     recent = list(
         Evaluation.objects.filter(strategy=strategy)
         .order_by("-bar_close")
-        .values("bar_close", "outcome", "reason", "instruments", "problems")[:bars]
+        .values("bar_close", "outcome", "reason", "instruments", "problems", "detail_trimmed")[:bars]
     )
     for row in recent:
         for symbol, state in states.items():
             detail = row["instruments"].get(symbol)
             problem = row["problems"].get(symbol, "")
-            if detail is None and not problem and row["outcome"] == EvaluationOutcome.EVALUATED:
+            trimmed = row["detail_trimmed"] and detail is None and not problem
+            if detail is None and not problem and row["outcome"] == EvaluationOutcome.EVALUATED and not trimmed:
                 continue  # the instrument was not part of the strategy then
-            why = problem or (detail or {}).get("note", "") or row["reason"]
+            why = problem or (detail or {}).get("note", "") or (TRIMMED_WHY if trimmed else row["reason"])
             entry = {"bar_close": row["bar_close"], "outcome": row["outcome"], "why": why}
             if detail:
                 entry.update(target=detail["target"], stop=detail["stop"], signal=detail["signal"])

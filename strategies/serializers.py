@@ -115,8 +115,10 @@ class EvaluationSerializer(serializers.ModelSerializer):
     strategy_name = serializers.CharField(source="strategy.name", read_only=True)
     instruments = serializers.JSONField(
         read_only=True,
-        help_text="Per instrument symbol: target, stop, close, indicators (name -> value), last_signalled, "
-        "signal (bool), caught_up_from (bar close or null) and note (why).",
+        help_text="Per instrument symbol: target, stop, close (on the tick), indicators (name -> value, "
+        "4 decimals), last_signalled, signal (bool), caught_up_from (bar close or null) and note (why). "
+        "With detail_trimmed (bars older than EVALUATION_DETAIL_DAYS) only the instruments that "
+        "signalled or were caught up.",
     )
     problems = serializers.JSONField(
         read_only=True, help_text="Per instrument symbol: why it was not evaluated (data) or its answer refused."
@@ -138,6 +140,7 @@ class EvaluationSerializer(serializers.ModelSerializer):
             "signals_made",
             "instruments",
             "problems",
+            "detail_trimmed",
             "data_source",
             "duration_ms",
             "recorded_at",

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import selectors
@@ -136,6 +137,41 @@ def evaluations_delete_older(*, days: int, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=days)
     deleted, _ = Evaluation.objects.filter(bar_close__lt=cutoff).delete()
     return deleted
+
+
+def evaluations_trim_detail(*, days: int, now: datetime | None = None, batch: int = 200) -> int:
+    """Trim the per-instrument detail of ledger rows of bars that closed more than ``days`` days
+    ago to the instruments that signalled or were caught up; returns how many rows were trimmed.
+
+    Each strategy's last evaluated row keeps all its detail, however old: the strategy's page
+    shows what it wants on every instrument from it (after a weekend, say). The summary, the
+    problems and every signal stay until EVALUATION_LEDGER_DAYS.
+    """
+    from django.db.models import Max
+
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    evaluated = Evaluation.objects.filter(outcome=EvaluationOutcome.EVALUATED)
+    latest = evaluated.values("strategy_id").annotate(last=Max("bar_close")).values_list("strategy_id", "last")
+    keep = Q()
+    for strategy_id, last in latest:
+        keep |= Q(strategy_id=strategy_id, bar_close=last)
+    rows = evaluated.filter(bar_close__lt=cutoff, detail_trimmed=False).exclude(keep).only("id", "instruments")
+    trimmed = 0
+    pending: list[Evaluation] = []
+    for row in rows.iterator(chunk_size=batch):
+        row.instruments = {
+            symbol: detail
+            for symbol, detail in row.instruments.items()
+            if detail.get("signal") or detail.get("caught_up_from")
+        }
+        row.detail_trimmed = True
+        pending.append(row)
+        if len(pending) >= batch:
+            trimmed += Evaluation.objects.bulk_update(pending, ["instruments", "detail_trimmed"])
+            pending = []
+    if pending:
+        trimmed += Evaluation.objects.bulk_update(pending, ["instruments", "detail_trimmed"])
+    return trimmed
 
 
 def webhook_requests_delete_older(*, days: int, now: datetime | None = None) -> int:

@@ -9,9 +9,11 @@ from . import services
 
 @shared_task(ignore_result=True)
 def evaluation_ledger_cleanup() -> int:
-    """From beat, hourly: delete ledger rows older than EVALUATION_LEDGER_DAYS."""
+    """From beat, hourly: trim the per-instrument detail of rows older than EVALUATION_DETAIL_DAYS,
+    delete rows older than EVALUATION_LEDGER_DAYS; returns how many rows were deleted."""
     from django.conf import settings
 
+    services.evaluations_trim_detail(days=settings.EVALUATION_DETAIL_DAYS)
     return services.evaluations_delete_older(days=settings.EVALUATION_LEDGER_DAYS)
 
 

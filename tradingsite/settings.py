@@ -207,6 +207,10 @@ if EVALUATION_CATCH_UP_WINDOW != "session" and not (
         f"EVALUATION_CATCH_UP_WINDOW={EVALUATION_CATCH_UP_WINDOW!r}: use 'session' or a positive number of minutes."
     )
 EVALUATION_LEDGER_DAYS = env.int("EVALUATION_LEDGER_DAYS", default=7)
+# The per-instrument detail (target, stop, close, indicators, note) of every instrument is kept this
+# many days; after that a row keeps it only for the instruments that signalled or were caught up
+# (README, "The ledger's size"). Each strategy's last evaluated bar keeps all of it.
+EVALUATION_DETAIL_DAYS = env.int("EVALUATION_DETAIL_DAYS", default=2)
 # The trader's own strategies: modules whose @register'ed Strategy classes join the library (also
 # found through the "trading.strategies" package entry point). README, "Your own strategies".
 STRATEGY_MODULES = [m.strip() for m in env.list("STRATEGY_MODULES", default=[]) if m.strip()]
@@ -218,6 +222,8 @@ if EVALUATION_PROCESSES < 1 or EVALUATION_PARALLEL_FROM < 1:
     raise ImproperlyConfigured("EVALUATION_PROCESSES and EVALUATION_PARALLEL_FROM must be at least 1.")
 if EVALUATION_LEDGER_DAYS < 1:
     raise ImproperlyConfigured("EVALUATION_LEDGER_DAYS must be at least 1.")
+if EVALUATION_DETAIL_DAYS < 1:
+    raise ImproperlyConfigured("EVALUATION_DETAIL_DAYS must be at least 1.")
 PAPER_SLIPPAGE_BPS = Decimal(env.str("PAPER_SLIPPAGE_BPS", default="5"))
 # A signal's order messages expire this many seconds after the signal was recorded: a message
 # redelivered late (a worker died holding it; Redis gives it back after the visibility timeout)

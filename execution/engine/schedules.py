@@ -142,7 +142,8 @@ def ensure_beat_schedules() -> list[str]:
                 "task": "strategies.tasks.evaluation_ledger_cleanup",
                 "crontab": _crontab("7"),
                 "expire_seconds": 3600,
-                "description": "Hourly: delete evaluation ledger rows older than EVALUATION_LEDGER_DAYS.",
+                "description": "Hourly: trim the per-instrument detail of evaluation ledger rows older than "
+                "EVALUATION_DETAIL_DAYS, delete rows older than EVALUATION_LEDGER_DAYS.",
             },
         ),
         (

@@ -3,7 +3,10 @@ days the ledger keeps, and what writing and reading it costs.
 
 N instruments under the five built-in strategies (as ``benchmark_evaluation`` builds them) are
 evaluated on the simulated market for a few 1m bars and each bar's ledger rows written the way the
-engine writes them. Only run it on a database made for it (the command makes a throwaway one).
+engine writes them. Bytes per row are the growth of the table (with its TOAST and indexes) from
+those rows to ten times as many copies of them, so a table's fixed pages do not count. Rows past
+EVALUATION_DETAIL_DAYS (their detail trimmed by the hourly ledger task) are measured the same way.
+Only run it on a database made for it (the command makes a throwaway one).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import datetime, timedelta
 from .evaluation import TIMEFRAME, build_universe
 
 NSE_BARS_PER_DAY = 375  # 1m bars in an NSE session, 09:15 to 15:30
+COPIES = 10
 
 
 @dataclass
@@ -23,19 +27,25 @@ class LedgerSize:
     instruments: int
     strategies: int
     rows: int
-    disk_bytes_per_row: float  # table, TOAST and indexes, over the rows
-    column_bytes_per_row: float  # the per-instrument detail as stored (compressed where the database does)
-    api_bytes_per_row: float  # the row as /api/evaluations answers it (JSON)
+    row_bytes: float  # on disk: table, TOAST and indexes, per row
+    column_bytes: float  # the per-instrument detail as stored (compressed where the database does)
+    trimmed_row_bytes: float | None  # on disk, a row past EVALUATION_DETAIL_DAYS (None: not trimmed)
+    api_bytes: float  # the row as /api/evaluations answers it (JSON)
     write_ms_per_bar: float  # every strategy's row for one bar
     state_read_ms: float  # strategy_instrument_states of one strategy (last 5 bars)
 
-    def per_day(self) -> float:
-        return self.disk_bytes_per_row * self.strategies * NSE_BARS_PER_DAY
+    def per_day(self, row_bytes: float) -> float:
+        return row_bytes * self.strategies * NSE_BARS_PER_DAY
+
+    def kept(self, *, ledger_days: int, detail_days: int) -> float:
+        """Bytes for the whole ledger: ``detail_days`` of whole rows, the rest trimmed."""
+        if self.trimmed_row_bytes is None:
+            return self.per_day(self.row_bytes) * ledger_days
+        whole = min(detail_days, ledger_days)
+        return self.per_day(self.row_bytes) * whole + self.per_day(self.trimmed_row_bytes) * (ledger_days - whole)
 
 
 def measure_ledger(*, instruments: int, bars: int, first_close: datetime) -> LedgerSize:
-    from django.db import connection
-
     from strategies import services
     from strategies.calendar import MarketCalendar
     from strategies.marketdata import SimulatedMarketData
@@ -62,34 +72,77 @@ def measure_ledger(*, instruments: int, bars: int, first_close: datetime) -> Led
 
     rows = Evaluation.objects.filter(strategy_id__in=ids)
     count = rows.count()
-    table = Evaluation._meta.db_table
-    column = Evaluation._meta.get_field("instruments").column
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("VACUUM FULL ANALYZE " + connection.ops.quote_name(table))  # this count's rows, packed
-            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
-            disk = cursor.fetchone()[0]
-            cursor.execute(f"SELECT avg(pg_column_size({connection.ops.quote_name(column)})) FROM {table}")  # noqa: S608
-            stored = float(cursor.fetchone()[0])
-        else:  # SQLite: the row's text, uncompressed
-            cursor.execute(f"SELECT avg(length({column})), sum(length({column})) FROM {table}")  # noqa: S608
-            stored, disk = cursor.fetchone()
     api = statistics.mean(len(_json(EvaluationSerializer(row).data)) for row in rows.select_related("strategy"))
     reads = []
     for _ in range(5):
         started = time.perf_counter()
         strategy_instrument_states(strategy=strategies[0])
         reads.append(time.perf_counter() - started)
+    row_bytes, column_bytes = _bytes_per_row()
+
+    trimmed = None
+    if hasattr(services, "evaluations_trim_detail"):
+        services.evaluations_trim_detail(days=0, now=first_close + timedelta(days=1))
+        Evaluation.objects.filter(detail_trimmed=False).delete()  # each strategy's last bar stays whole
+        trimmed, _ = _bytes_per_row(copies=4 * COPIES)  # small rows: more of them for a steady figure
     return LedgerSize(
         instruments=instruments,
         strategies=len(strategies),
         rows=count,
-        disk_bytes_per_row=disk / count,
-        column_bytes_per_row=float(stored),
-        api_bytes_per_row=api,
+        row_bytes=row_bytes,
+        column_bytes=column_bytes,
+        trimmed_row_bytes=trimmed,
+        api_bytes=api,
         write_ms_per_bar=statistics.median(writes[1:] or writes) * 1000,
         state_read_ms=statistics.median(reads) * 1000,
     )
+
+
+def _bytes_per_row(copies: int = COPIES) -> tuple[float, float]:
+    """(on disk, detail column) bytes per row: the growth from the rows there to ``copies`` times
+    them (the copies are deleted again)."""
+    from django.db import connection
+
+    from strategies.models import Evaluation
+
+    table = connection.ops.quote_name(Evaluation._meta.db_table)
+    column = connection.ops.quote_name(Evaluation._meta.get_field("instruments").column)
+    fields = [f.column for f in Evaluation._meta.concrete_fields if not f.primary_key]
+    names = ", ".join(connection.ops.quote_name(f) for f in fields)
+    with connection.cursor() as cursor:
+
+        def size() -> tuple[int, int, float]:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"VACUUM FULL ANALYZE {table}")
+                cursor.execute(f"SELECT pg_total_relation_size('{Evaluation._meta.db_table}')")
+                disk = cursor.fetchone()[0]
+                cursor.execute(f"SELECT count(*), avg(pg_column_size({column})) FROM {table}")  # noqa: S608
+            else:  # SQLite: the rows' text, uncompressed
+                cursor.execute(f"SELECT sum(length({column})) + 200 * count(*) FROM {table}")  # noqa: S608
+                disk = cursor.fetchone()[0]
+                cursor.execute(f"SELECT count(*), avg(length({column})) FROM {table}")  # noqa: S608
+            rows, stored = cursor.fetchone()
+            return disk, rows, float(stored)
+
+        disk_before, rows_before, stored = size()
+        cursor.execute(f"SELECT max(id) FROM {table}")  # noqa: S608
+        last_id = cursor.fetchone()[0]
+        shifted = names.replace(
+            connection.ops.quote_name("bar_close"),
+            "bar_close + make_interval(days => g)"
+            if connection.vendor == "postgresql"
+            else "datetime(bar_close, '+' || g || ' days')",
+        )
+        series = (
+            f"generate_series(1, {copies - 1}) AS g"
+            if connection.vendor == "postgresql"
+            else f"(WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {copies - 1}) "  # noqa: S608
+            "SELECT g FROM s)"
+        )
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {shifted} FROM {table} CROSS JOIN {series}")  # noqa: S608
+        disk_after, rows_after, _ = size()
+        cursor.execute(f"DELETE FROM {table} WHERE id > %s", [last_id])  # noqa: S608
+    return (disk_after - disk_before) / (rows_after - rows_before), stored
 
 
 def _json(data) -> bytes:

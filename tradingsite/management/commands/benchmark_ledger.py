@@ -54,20 +54,23 @@ class Command(BaseCommand):
         self._print(sizes)
 
     def _print(self, sizes: list[LedgerSize]):
-        days = settings.EVALUATION_LEDGER_DAYS
+        days, detail_days = settings.EVALUATION_LEDGER_DAYS, getattr(settings, "EVALUATION_DETAIL_DAYS", None)
         self.stdout.write("")
         self.stdout.write(
-            f"| instruments x strategies | rows | on disk per row | detail column per row | API JSON per row "
-            f"| per trading day ({NSE_BARS_PER_DAY} bars) | {days} trading days | write per bar | strategy state read |"
+            "| instruments x strategies | row on disk | detail column | trimmed row on disk | API JSON per row "
+            f"| a trading day, whole rows | the ledger: {days} days | write per bar | strategy state read |"
         )
         self.stdout.write("|---|---|---|---|---|---|---|---|---|")
         for s in sizes:
+            trimmed = "-" if s.trimmed_row_bytes is None else _size(s.trimmed_row_bytes)
+            kept = s.kept(ledger_days=days, detail_days=detail_days or days)
             self.stdout.write(
-                f"| {s.instruments} x {s.strategies} | {s.rows} | {_size(s.disk_bytes_per_row)} "
-                f"| {_size(s.column_bytes_per_row)} | {_size(s.api_bytes_per_row)} | {_size(s.per_day())} "
-                f"| {_size(s.per_day() * days)} | {s.write_ms_per_bar:.0f} ms | {s.state_read_ms:.0f} ms |"
+                f"| {s.instruments} x {s.strategies} | {_size(s.row_bytes)} | {_size(s.column_bytes)} | {trimmed} "
+                f"| {_size(s.api_bytes)} | {_size(s.per_day(s.row_bytes))} | {_size(kept)} "
+                f"| {s.write_ms_per_bar:.0f} ms | {s.state_read_ms:.0f} ms |"
             )
+        whole = f"{detail_days} days whole, the rest trimmed" if detail_days else "every row whole"
         self.stdout.write(
-            "On disk: the table with its TOAST and indexes over its rows, after VACUUM FULL. A trading day: "
-            f"{NSE_BARS_PER_DAY} 1m bars x the strategies; {days} days = EVALUATION_LEDGER_DAYS, all trading days."
+            f"A trading day: {NSE_BARS_PER_DAY} 1m bars x the strategies. The ledger: EVALUATION_LEDGER_DAYS "
+            f"({days}) trading days, {whole} (EVALUATION_DETAIL_DAYS). Rows on disk: table, TOAST and indexes."
         )
