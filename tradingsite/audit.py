@@ -35,6 +35,9 @@ AUDITED = {
     "risk.EngineState": ["changed_at"],
 }
 USER_FIELDS = ["username", "is_active", "is_staff", "is_superuser"]
+# Beat schedules (an emergency stop disables the trading ones; an operator may edit them in the
+# admin): their configuration only, not the run counters beat writes on every run.
+SCHEDULE_FIELDS = ["name", "task", "enabled", "interval", "crontab", "args", "kwargs", "expires", "one_off"]
 
 
 def register_audited_models() -> None:
@@ -48,6 +51,9 @@ def register_audited_models() -> None:
     user_model = get_user_model()
     if not auditlog.contains(user_model):
         auditlog.register(user_model, include_fields=USER_FIELDS)
+    schedule = apps.get_model("django_celery_beat", "PeriodicTask")
+    if not auditlog.contains(schedule):
+        auditlog.register(schedule, include_fields=SCHEDULE_FIELDS)
 
 
 def _surface(path: str) -> str:

@@ -10,7 +10,7 @@ import json
 
 from django.conf import settings
 from django.db import transaction
-from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 # Crontabs (minute, hour, day of week) that fire at each bar close of a timeframe, and only then,
 # for the market calendar in use: the NSE session (09:15-15:30, bars anchored 09:15, the last bar
@@ -213,7 +213,14 @@ TRADING_TASKS = ("execution.tasks.run_timeframe",)
 
 
 def set_trading_schedules_enabled(*, enabled: bool) -> int:
-    """Enable or disable every schedule that evaluates strategies (emergency stop disables them)."""
-    changed = PeriodicTask.objects.filter(task__in=TRADING_TASKS).exclude(enabled=enabled).update(enabled=enabled)
-    PeriodicTasks.update_changed()  # a bulk update sends no signal: tell beat to reload
+    """Enable or disable every schedule that evaluates strategies (emergency stop disables them).
+
+    Saved one by one, not with a queryset update: each change reaches the audit log (who, from
+    where, enabled before and after) and django-celery-beat's signal that tells beat to reload.
+    """
+    changed = 0
+    for task in PeriodicTask.objects.filter(task__in=TRADING_TASKS).exclude(enabled=enabled):
+        task.enabled = enabled
+        task.save(update_fields=["enabled"])
+        changed += 1
     return changed
