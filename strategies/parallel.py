@@ -21,7 +21,7 @@ from datetime import datetime
 
 import numpy as np
 
-from .evaluation import Chunk, InstrumentRef, Job, PairResult, evaluate_chunk
+from .evaluation.pairs import Chunk, InstrumentRef, Job, PairResult, evaluate_chunk
 from .marketdata.base import MarketDataSource
 
 _pool: ProcessPoolExecutor | None = None

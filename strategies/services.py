@@ -32,7 +32,7 @@ def evaluate_timeframe(
     *, strategies: list[Strategy], timeframe: str, bar_close: datetime, source: MarketDataSource
 ) -> EvaluationReport:
     """Evaluate the strategies on the bar closing at ``bar_close`` (level-triggered, see
-    strategies/evaluation.py); nothing is written: the engine records signals, then the ledger."""
+    strategies/evaluation/); nothing is written: the engine records signals, then the ledger."""
     from django.conf import settings
 
     ids = [s.pk for s in strategies]
