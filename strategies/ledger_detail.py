@@ -141,3 +141,23 @@ class InstrumentDetailField(models.JSONField):
 
     def from_db_value(self, value, expression, connection):
         return decode(super().from_db_value(value, expression, connection))
+
+
+def indicators_of(value, symbol: str) -> dict | None:
+    """One instrument's indicator values from a stored detail as the database holds it (columns, or
+    a row written before them), without building the other instruments' dicts: a price chart reads
+    one instrument over many rows of a strategy with hundreds. None when the row has no detail for it."""
+    if not isinstance(value, dict):
+        return None
+    if value.get(FORMAT_KEY) != FORMAT:
+        return (value.get(symbol) or {}).get("indicators")
+    try:
+        i = value["symbols"].index(symbol)
+    except ValueError:
+        return None
+    out = {}
+    for name, column in value["indicators"].items():
+        cell = column.split(",")[i]
+        if cell != _ABSENT:
+            out[name] = float(cell) if cell else None
+    return out

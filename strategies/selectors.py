@@ -148,6 +148,12 @@ class InstrumentState:
     last_outcome: str = ""
     why: str = ""
     bars: list[dict] = field(default_factory=list)
+    verdict: str = ""  # what happened on the last bar, one of VERDICTS ("" before the first bar)
+
+    @property
+    def wants(self) -> str | None:
+        """The target in a trader's words: long, short or flat (None before it was evaluated)."""
+        return None if self.target is None else TARGET_WORDS[self.target]
 
 
 TRIMMED_WHY = "no signal (an older bar: its per-instrument detail is kept for signals only, EVALUATION_DETAIL_DAYS)"
@@ -166,7 +172,7 @@ def strategy_instrument_states(
     recent = list(
         Evaluation.objects.filter(strategy=strategy)
         .order_by("-bar_close")
-        .values("bar_close", "outcome", "reason", "instruments", "problems", "detail_trimmed")[:bars]
+        .values("bar_close", "outcome", "reason_code", "reason", "instruments", "problems", "detail_trimmed")[:bars]
     )
     for row in recent:
         for symbol, state in states.items():
@@ -176,12 +182,14 @@ def strategy_instrument_states(
             if detail is None and not problem and row["outcome"] == EvaluationOutcome.EVALUATED and not trimmed:
                 continue  # the instrument was not part of the strategy then
             why = problem or (detail or {}).get("note", "") or (TRIMMED_WHY if trimmed else row["reason"])
-            entry = {"bar_close": row["bar_close"], "outcome": row["outcome"], "why": why}
+            verdict = _verdict(reason_code=row["reason_code"], detail=detail, problem=problem, trimmed=trimmed)
+            entry = {"bar_close": row["bar_close"], "outcome": row["outcome"], "verdict": verdict, "why": why}
             if detail:
                 entry.update(target=detail["target"], stop=detail["stop"], signal=detail["signal"])
             state.bars.append(entry)
             if state.last_bar is None:
                 state.last_bar, state.last_outcome, state.why = row["bar_close"], row["outcome"], why
+                state.verdict = verdict
             if detail and state.target is None:
                 state.target, state.stop, state.close = detail["target"], detail["stop"], detail["close"]
                 state.indicators = detail["indicators"]
@@ -200,3 +208,66 @@ def last_signals(*, strategy_id: int, instrument_ids: list[int]) -> dict[int, tu
     latest = mine.filter(instrument_id=OuterRef("instrument_id")).order_by("-bar_time", "-id")
     rows = mine.filter(id=Subquery(latest.values("id")[:1])).values_list("instrument_id", "target", "bar_time")
     return {pk: (target, bar_time) for pk, target, bar_time in rows}
+
+
+# --- strategy state in a trader's words, for the strategy page, the chart and the API -----------
+
+TARGET_WORDS = {1: "long", 0: "flat", -1: "short"}
+# What a bar did on one instrument, most useful first: the page and the API show the same words.
+VERDICTS = {
+    "signalled": "Signalled",
+    "no_change": "No change",
+    "not_signalled": "Changed outside the catch-up window",
+    "skipped": "Skipped",
+    "data_missing": "Data missing",
+    "error": "Strategy error",
+}
+
+
+def _verdict(*, reason_code: str, detail: dict | None, problem: str, trimmed: bool = False) -> str:
+    """One of VERDICTS for an instrument on one ledger row."""
+    if trimmed:  # an older row keeps the detail of the instruments that signalled only
+        return "no_change"
+    if detail:  # evaluated: the strategy said what it wants there
+        if detail.get("signal"):
+            return "signalled"
+        return "not_signalled" if problem else "no_change"
+    if reason_code == "strategy_error" or problem.startswith(("strategy error", "refused")):
+        return "error"
+    if problem or reason_code == "data_missing":
+        return "data_missing"
+    return "skipped"  # the whole bar: engine stopped, market closed, tick late
+
+
+def instrument_strategy_states(*, instrument_id: int, bars: int = 5) -> list[tuple[Strategy, InstrumentState]]:
+    """Each strategy trading the instrument (active first) with its state there, as
+    ``strategy_instrument_states`` gives it: the price chart's panel."""
+    strategies = Strategy.objects.filter(instruments__pk=instrument_id).order_by("-active", "name")
+    out = []
+    for strategy in strategies:
+        states = strategy_instrument_states(strategy=strategy, instrument_id=instrument_id, bars=bars)
+        if states:
+            out.append((strategy, states[0]))
+    return out
+
+
+def ledger_indicator_values(
+    *, strategy_id: int, symbol: str, since: datetime, until: datetime
+) -> list[tuple[datetime, dict]]:
+    """(bar close, indicator values) of ``symbol`` on each bar the strategy evaluated it with
+    ``since < bar close <= until``, oldest first: the values it decided on. One query, reading
+    only that instrument's entry of each row."""
+    from django.db.models.fields.json import KeyTransform
+
+    rows = (
+        Evaluation.objects.filter(
+            strategy_id=strategy_id,
+            outcome=EvaluationOutcome.EVALUATED,
+            bar_close__gt=since,
+            bar_close__lte=until,
+        )
+        .annotate(detail=KeyTransform(symbol, "instruments"))
+        .order_by("bar_close")
+        .values_list("bar_close", "detail")
+    )
+    return [(bar_close, detail["indicators"]) for bar_close, detail in rows if detail and detail.get("indicators")]

@@ -8,6 +8,7 @@ from accounts.api_base import StrictModelSerializer
 
 from .library import strategy_choices
 from .models import Evaluation, Instrument, Signal, Strategy
+from .selectors import VERDICTS
 
 
 class InstrumentSerializer(serializers.ModelSerializer):
@@ -148,9 +149,15 @@ class EvaluationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_VERDICT_HELP = "What the bar did on the instrument: " + ", ".join(
+    f"{code} ({words.lower()})" for code, words in VERDICTS.items()
+)
+
+
 class InstrumentBarSerializer(serializers.Serializer):
     bar_close = serializers.DateTimeField()
     outcome = serializers.CharField()
+    verdict = serializers.CharField(help_text=_VERDICT_HELP)
     why = serializers.CharField()
     target = serializers.IntegerField(required=False, allow_null=True)
     stop = serializers.FloatField(required=False, allow_null=True)
@@ -163,6 +170,7 @@ class InstrumentStateSerializer(serializers.Serializer):
     instrument_id = serializers.IntegerField()
     symbol = serializers.CharField()
     target = serializers.IntegerField(allow_null=True, help_text="Desired target on the last evaluated bar.")
+    wants = serializers.CharField(allow_null=True, help_text="The target in words: long, short or flat.")
     stop = serializers.FloatField(allow_null=True)
     close = serializers.FloatField(allow_null=True)
     indicators = serializers.DictField(child=serializers.FloatField(allow_null=True))
@@ -170,5 +178,6 @@ class InstrumentStateSerializer(serializers.Serializer):
     last_signal_bar = serializers.DateTimeField(allow_null=True)
     last_bar = serializers.DateTimeField(allow_null=True, help_text="The last bar in the ledger.")
     last_outcome = serializers.CharField()
+    verdict = serializers.CharField(help_text=_VERDICT_HELP + "; empty before its first bar.")
     why = serializers.CharField(help_text="Why nothing (or something) happened on the last bar.")
     bars = InstrumentBarSerializer(many=True, help_text="The last ledger entries, newest first.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -10,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from execution import selectors as execution_selectors
+from strategies import selectors as strategy_selectors
+from strategies.calendar import TIMEFRAME_MINUTES
 from strategies.models import Instrument, Timeframe
 
 from .access import viewer_required
@@ -55,8 +59,22 @@ def chart(request: HttpRequest, instrument_id: int) -> HttpResponse:
         "timeframes": Timeframe.choices,
         "form": form,
         "data_url": reverse("dashboard:chart-data", args=[instrument.id]) + "?" + urlencode(query),
+        "states_url": reverse("dashboard:chart-states", args=[instrument.id]),
+        "states": strategy_selectors.instrument_strategy_states(instrument_id=instrument.id),
     }
     return render(request, "dashboard/chart.html", context, status=status)
+
+
+@viewer_required
+def chart_states(request: HttpRequest, instrument_id: int) -> HttpResponse:
+    """The panel under the chart: each strategy trading the instrument, what it wants there and why."""
+    instrument = get_object_or_404(Instrument, pk=instrument_id)
+    context = {
+        "instrument": instrument,
+        "states_url": reverse("dashboard:chart-states", args=[instrument.id]),
+        "states": strategy_selectors.instrument_strategy_states(instrument_id=instrument.id),
+    }
+    return render(request, "dashboard/partials/chart_states.html", context)
 
 
 @viewer_required
@@ -70,6 +88,8 @@ def chart_data(request: HttpRequest, instrument_id: int) -> JsonResponse:
     drawn = execution_selectors.price_chart(
         instrument=instrument, timeframe=data["timeframe"], strategy=data["strategy"], bars=data["bars"]
     )
+    if drawn.strategy is not None and drawn.strategy.timeframe == drawn.timeframe and drawn.candles:
+        drawn.lines += _ledger_lines(drawn)
     return JsonResponse(
         {
             "generated_at": timezone.now().isoformat(),
@@ -84,3 +104,27 @@ def chart_data(request: HttpRequest, instrument_id: int) -> JsonResponse:
             "message": drawn.message,
         }
     )
+
+
+def _ledger_lines(drawn) -> list[dict]:
+    """The strategy's indicator values over the shown bars, as it decided on them: read from its
+    evaluation ledger (the same figures as its state), one line per indicator, a gap on each bar
+    it did not evaluate."""
+    starts = [c["time"] for c in drawn.candles]
+    bar = timedelta(minutes=TIMEFRAME_MINUTES[drawn.timeframe])
+    first = datetime.fromtimestamp(starts[0], tz=UTC)
+    last_close = datetime.fromtimestamp(starts[-1], tz=UTC) + bar
+    values = strategy_selectors.ledger_indicator_values(
+        strategy_id=drawn.strategy.id, symbol=drawn.instrument.kite_symbol, since=first, until=last_close
+    )
+    by_start: dict[int, dict] = {}
+    for bar_close, indicators in values:
+        # A bar's row is stamped with its close: it belongs to the shown bar that was open just before.
+        i = bisect.bisect_left(starts, int(bar_close.timestamp())) - 1
+        if i >= 0:
+            by_start[starts[i]] = indicators
+    names = list(dict.fromkeys(name for indicators in by_start.values() for name in indicators))
+    return [
+        {"name": name, "points": [{"time": t, "value": by_start.get(t, {}).get(name)} for t in starts]}
+        for name in names
+    ]

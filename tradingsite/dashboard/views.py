@@ -147,6 +147,29 @@ def strategies(request: HttpRequest) -> HttpResponse:
     return _live(request, "dashboard/strategies.html", "dashboard/partials/strategies_live.html", context)
 
 
+STATE_BARS = 5
+
+
+@viewer_required
+def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    """What the strategy wants on each instrument now and why, from its evaluation ledger (through
+    the same selector as the API's state), beside what its mapped accounts hold."""
+    strategy = get_object_or_404(Strategy, pk=strategy_id)
+    states = strategy_selectors.strategy_instrument_states(strategy=strategy, bars=STATE_BARS)
+    held: dict[int, list] = {}
+    for position in execution_selectors.open_positions().filter(strategy=strategy).order_by("account__name"):
+        held.setdefault(position.instrument_id, []).append(position)
+    context = {
+        "strategy": strategy,
+        "states": [(state, held.get(state.instrument_id, [])) for state in states],
+        "last_evaluation": strategy_selectors.evaluations(strategy_id=strategy.id).first(),
+        "engine": risk_selectors.engine_state(),
+        "mappings": strategy.mappings.select_related("account").order_by("account__name"),
+        "bars_shown": STATE_BARS,
+    }
+    return _live(request, "dashboard/strategy.html", "dashboard/partials/strategy_live.html", context)
+
+
 @viewer_required
 def mappings(request: HttpRequest) -> HttpResponse:
     context = {"mappings": execution_selectors.mapping_rows(), "accounts": execution_selectors.account_rows()}

@@ -220,3 +220,33 @@ def target_badge(target) -> str:
         return mark_safe('<span class="badge text-bg-light border">unknown</span>')  # noqa: S308 (constant)
     colour, word = _TARGETS[int(target)]
     return format_html('<span class="badge {}">{}</span>', colour, word)
+
+
+_VERDICT_BADGES = {
+    "signalled": "text-bg-primary",
+    "no_change": "text-bg-light border",
+    "not_signalled": "text-bg-warning",
+    "skipped": "text-bg-secondary",
+    "data_missing": "text-bg-warning",
+    "error": "text-bg-danger",
+}
+
+
+@register.simple_tag
+def verdict_badge(verdict: str) -> str:
+    """What a bar did on an instrument (strategies.selectors.VERDICTS) as a badge."""
+    from strategies.selectors import VERDICTS
+
+    if not verdict:
+        return mark_safe('<span class="badge text-bg-light border">Not evaluated yet</span>')  # noqa: S308 (constant)
+    return format_html(
+        '<span class="badge {}">{}</span>', _VERDICT_BADGES.get(verdict, "text-bg-secondary"), VERDICTS[verdict]
+    )
+
+
+@register.filter
+def number(value) -> str:
+    """An indicator value or a price from the ledger (a float), to two decimals; – for none."""
+    if value is None or value == "":
+        return "–"
+    return f"{float(value):,.2f}"
