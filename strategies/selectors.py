@@ -271,3 +271,14 @@ def ledger_indicator_values(
         .values_list("bar_close", "detail")
     )
     return [(bar_close, detail["indicators"]) for bar_close, detail in rows if detail and detail.get("indicators")]
+
+
+def next_bar_close(*, timeframe: str, at: datetime | None = None) -> datetime | None:
+    """When the next ``timeframe`` bar after ``at`` (now) closes on the market data's calendar:
+    when a strategy that was not evaluated yet first decides. None when it cannot be known."""
+    from django.utils import timezone
+
+    try:
+        return market_data_source().calendar.next_bar_close(timeframe, at or timezone.now())
+    except Exception:  # a source without a calendar (a plugin's) or an unknown timeframe: say nothing
+        return None

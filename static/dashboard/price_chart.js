@@ -33,14 +33,17 @@
 
   function shift(t) { return t + IST; }
 
-  function lineFor(name, i) {
+  // Pane 0 is the candles' (lines at the price's level); pane 1, below, holds oscillators and
+  // distances (RSI, ATR) on their own scale.
+  function lineFor(name, i, pane) {
     if (!lines[name]) {
       var stop = name === "stop";
       lines[name] = chart.addSeries(LC.LineSeries, {
         color: stop ? "#dc3545" : LINE_COLORS[i % LINE_COLORS.length], lineWidth: stop ? 1 : 2,
         lineStyle: stop ? LC.LineStyle.Dashed : LC.LineStyle.Solid, title: name,
         priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false,
-      });
+      }, pane || 0);
+      if (pane && chart.panes().length > 1) chart.panes()[1].setStretchFactor(0.25);
     }
     return lines[name];
   }
@@ -76,7 +79,7 @@
     data.lines.forEach(function (l, i) {
       seen[l.name] = true;
       // A point without a value is whitespace: the line breaks there.
-      lineFor(l.name, i).setData(l.points.map(function (p) {
+      lineFor(l.name, i, l.pane).setData(l.points.map(function (p) {
         return p.value === null ? { time: shift(p.time) } : { time: shift(p.time), value: p.value };
       }));
     });

@@ -134,6 +134,10 @@ def test_the_chart_draws_the_indicator_values_the_strategy_decided_on(viewer_cli
     data = viewer_client.get(url, {"strategy": strategy.id, "timeframe": "1m", "bars": 30}).json()
     lines = {line["name"]: line["points"] for line in data["lines"]}
     assert {"stop", "fast", "slow", "atr"} <= set(lines)
+    # Averages over the candles; the ATR, a distance, in a pane of its own below them.
+    assert {line["name"]: line["pane"] for line in data["lines"] if line["name"] != "stop"} == {
+        "fast": 0, "slow": 0, "atr": 1
+    }  # fmt: skip
     ledger = {
         row.bar_close: row.instruments["NSE:INFY"]["indicators"]
         for row in Evaluation.objects.filter(strategy=strategy, outcome="evaluated")

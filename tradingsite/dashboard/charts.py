@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import statistics
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -124,7 +125,13 @@ def _ledger_lines(drawn) -> list[dict]:
         if i >= 0:
             by_start[starts[i]] = indicators
     names = list(dict.fromkeys(name for indicators in by_start.values() for name in indicators))
-    return [
-        {"name": name, "points": [{"time": t, "value": by_start.get(t, {}).get(name)} for t in starts]}
-        for name in names
-    ]
+    price_level = statistics.median(c["close"] for c in drawn.candles)
+    lines = []
+    for name in names:
+        points = [{"time": t, "value": by_start.get(t, {}).get(name)} for t in starts]
+        values = [abs(p["value"]) for p in points if p["value"] is not None]
+        # A moving average or a channel is at the price's level and is drawn over the candles; an
+        # oscillator or a distance (RSI, ATR) would flatten them and gets a pane of its own below.
+        over_price = bool(values) and 0.5 <= statistics.median(values) / price_level <= 2
+        lines.append({"name": name, "points": points, "pane": 0 if over_price else 1})
+    return lines

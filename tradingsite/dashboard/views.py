@@ -166,6 +166,7 @@ def strategy_detail(request: HttpRequest, strategy_id: int) -> HttpResponse:
         "engine": risk_selectors.engine_state(),
         "mappings": strategy.mappings.select_related("account").order_by("account__name"),
         "bars_shown": STATE_BARS,
+        "next_bar_close": strategy_selectors.next_bar_close(timeframe=strategy.timeframe),
     }
     return _live(request, "dashboard/strategy.html", "dashboard/partials/strategy_live.html", context)
 
