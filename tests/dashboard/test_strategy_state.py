@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -164,3 +166,18 @@ def test_the_strategy_page_and_the_chart_panel_link_from_the_lists(viewer_client
     chart = viewer_client.get(reverse("dashboard:chart", args=[infy.id]), {"strategy": strategy.id}).content.decode()
     assert strategy_url in chart
     assert viewer_client.get(reverse("dashboard:strategy", args=[999999])).status_code == 404
+
+
+def test_the_strategy_page_and_the_chart_panel_run_a_fixed_number_of_queries(viewer_client, crossover):
+    strategy, infy, _ = crossover
+    risk_services.engine_start(reason="test")
+    counts = []
+    for bars in (1, 4):
+        for k in range(bars):
+            run(AT + (len(counts) * 10 + k) * MINUTE)
+        with CaptureQueriesContext(connection) as page:
+            viewer_client.get(reverse("dashboard:strategy", args=[strategy.id]))
+        with CaptureQueriesContext(connection) as panel:
+            viewer_client.get(reverse("dashboard:chart-states", args=[infy.id]))
+        counts.append((len(page), len(panel)))
+    assert counts[0] == counts[1], counts

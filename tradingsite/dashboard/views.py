@@ -238,7 +238,9 @@ def signals_page(request: HttpRequest, *, form: ManualSignalForm, status: int = 
 
 def _last_prices() -> list[tuple[str, Decimal]]:
     """Last prices of the active strategies' instruments, for choosing a stop. Read once per page load."""
-    instruments = list(ManualSignalForm.base_fields["instrument"].queryset)
+    # .all(): a fresh query each time. Evaluating the class-level field's own queryset would cache its
+    # rows on it for the life of the process (a strategy's new instrument never got a price).
+    instruments = list(ManualSignalForm.base_fields["instrument"].queryset.all())
     if not instruments:
         return []
     try:
