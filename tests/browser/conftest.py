@@ -103,6 +103,8 @@ def log_in(page, base_url: str, username: str, password: str) -> None:
         key = base64.b32decode(page.locator("#totp-secret").inner_text())
         page.fill("#id_code", _totp_code(key, last_t=-1))
         page.click("#two-factor-submit")
+        # count() does not wait: under load the page with the codes may not have loaded yet.
+        page.locator("#recovery-codes").wait_for()
         assert page.locator("#recovery-codes li").count() == 10
         page.click("#recovery-continue")
     else:
