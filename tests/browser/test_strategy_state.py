@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from execution.services.demo import demo_seed
+from execution.demo import demo_seed
 from risk.services import engine_start
 from strategies.models import Evaluation, Strategy
 from tests.browser.conftest import PHONE, log_in

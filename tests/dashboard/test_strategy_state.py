@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from execution import services
+from execution.engine.bar import run_timeframe
 from risk import services as risk_services
 from strategies.models import Evaluation
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 
 def run(at: datetime):
-    return services.run_timeframe(timeframe="1m", now=at + timedelta(seconds=2))
+    return run_timeframe(timeframe="1m", now=at + timedelta(seconds=2))
 
 
 @pytest.fixture
