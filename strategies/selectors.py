@@ -255,9 +255,11 @@ def ledger_indicator_values(
     *, strategy_id: int, symbol: str, since: datetime, until: datetime
 ) -> list[tuple[datetime, dict]]:
     """(bar close, indicator values) of ``symbol`` on each bar the strategy evaluated it with
-    ``since < bar close <= until``, oldest first: the values it decided on. One query, reading
-    only that instrument's entry of each row."""
-    from django.db.models.fields.json import KeyTransform
+    ``since < bar close <= until``, oldest first: the values it decided on. One query; only that
+    instrument's values are read out of each row's detail."""
+    from django.db.models import ExpressionWrapper, F, JSONField
+
+    from .ledger_detail import indicators_of
 
     rows = (
         Evaluation.objects.filter(
@@ -266,11 +268,17 @@ def ledger_indicator_values(
             bar_close__gt=since,
             bar_close__lte=until,
         )
-        .annotate(detail=KeyTransform(symbol, "instruments"))
         .order_by("bar_close")
-        .values_list("bar_close", "detail")
+        # The detail as stored (a plain JSONField's reading), not decoded for every instrument.
+        .annotate(stored=ExpressionWrapper(F("instruments"), output_field=JSONField()))
+        .values_list("bar_close", "stored")
     )
-    return [(bar_close, detail["indicators"]) for bar_close, detail in rows if detail and detail.get("indicators")]
+    out = []
+    for bar_close, stored in rows:
+        indicators = indicators_of(stored, symbol)
+        if indicators:
+            out.append((bar_close, indicators))
+    return out
 
 
 def next_bar_close(*, timeframe: str, at: datetime | None = None) -> datetime | None:

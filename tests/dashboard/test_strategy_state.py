@@ -181,3 +181,32 @@ def test_the_strategy_page_and_the_chart_panel_run_a_fixed_number_of_queries(vie
             viewer_client.get(reverse("dashboard:chart-states", args=[infy.id]))
         counts.append((len(page), len(panel)))
     assert counts[0] == counts[1], counts
+
+
+def test_the_charts_indicator_values_are_the_ledgers_for_one_instrument_in_any_stored_form(crossover):
+    from strategies.ledger_detail import decode, encode, indicators_of
+    from strategies.models import EvaluationOutcome
+    from strategies.selectors import ledger_indicator_values
+
+    strategy, _, _ = crossover
+    detail = {
+        f"NSE:S{i}": {
+            "instrument": i, "target": 1, "stop": 99.5, "close": 100.0, "last_signalled": 1, "signal": False,
+            "caught_up_from": None, "note": "holds +1, as last signalled",
+            # one instrument lacks an indicator, one has a value not yet defined
+            "indicators": {"fast": 100.0 + i / 8, **({"slow": None if i == 2 else 99.0} if i != 1 else {})},
+        }
+        for i in range(4)
+    }  # fmt: skip
+    for symbol in detail:
+        assert indicators_of(encode(detail), symbol) == decode(encode(detail))[symbol]["indicators"]
+        assert indicators_of(detail, symbol) == detail[symbol]["indicators"]  # a row from before the columns
+    assert indicators_of(encode(detail), "NSE:NOPE") is None and indicators_of({}, "NSE:S1") is None
+    for minutes, stored in ((1, detail), (2, {})):
+        Evaluation.objects.create(
+            strategy=strategy, timeframe="1m", bar_close=AT + minutes * MINUTE, outcome=EvaluationOutcome.EVALUATED,
+            instruments=stored,
+        )  # fmt: skip
+    assert ledger_indicator_values(strategy_id=strategy.id, symbol="NSE:S1", since=AT, until=AT + 5 * MINUTE) == [
+        (AT + MINUTE, {"fast": 100.125})
+    ]
