@@ -1,6 +1,5 @@
 """The OpenAPI schema: valid, served with Swagger UI from local assets, and fuzzed by schemathesis."""
 
-import time
 from contextlib import contextmanager
 
 import pytest
@@ -23,8 +22,10 @@ pytestmark = pytest.mark.django_db
 # Destructive and covered on their own (test_emergency_stop, test_tokens: revoking every token
 # would log the fuzz itself out); the fuzz leaves them out.
 NOT_FUZZED = {"POST /api/system/emergency-stop", "POST /api/auth/tokens/revoke-all"}
+# The fuzz's cost is bounded by its work, not by a clock: at most this many derandomized examples per
+# operation (a wall-clock budget failed whenever other runs loaded both cores; the run's own timeout
+# still stops a hang).
 EXAMPLES_PER_OPERATION = 8
-FUZZ_TIME_BUDGET_SECONDS = 60
 # No 5xx, and every answer (errors included) is one the schema documents, in the documented shape.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -78,7 +79,6 @@ def test_schemathesis_finds_no_server_errors(staff_user, book):
     every response as documented."""
     auth = {"Authorization": f"Token {staff_user.api_token}"}
     failures, fuzzed = {}, 0
-    started = time.monotonic()
     with requests_in_the_test_transaction():
         schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, headers=auth)
         for result in schema.get_all_operations():
@@ -104,7 +104,5 @@ def test_schemathesis_finds_no_server_errors(staff_user, book):
             except Exception as exc:  # collect every operation's failure, then report them together
                 failures[operation.label] = f"{type(exc).__name__}: {exc}"[:2000]
             fuzzed += 1
-    elapsed = time.monotonic() - started
     assert not failures, "\n\n".join(f"{label}\n{error}" for label, error in failures.items())
     assert fuzzed >= 30, f"only {fuzzed} operations were fuzzed"
-    assert elapsed < FUZZ_TIME_BUDGET_SECONDS, f"the fuzz took {elapsed:.0f} s"
