@@ -80,7 +80,7 @@ def kite_emulator_session():
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, kite_emulator_session):
+def celery_worker(django_db_setup, django_db_blocker, kite_emulator_session, tmp_path_factory):
     """A real Celery worker process on Redis, reading the test database.
 
     Tests that use it need committed data: mark them ``django_db(transaction=True)``.
@@ -94,7 +94,8 @@ def celery_worker(django_db_setup, django_db_blocker, kite_emulator_session):
     if not settings.REDIS_URL:
         pytest.skip("the Celery worker tests need REDIS_URL")
     app.control.purge()
-    log = open(ROOT / "var" / "test-worker.log", "w") if (ROOT / "var").is_dir() else None
+    # In this run's own folder (kept when the run fails): two runs in one checkout no longer write one file.
+    log = open(tmp_path_factory.getbasetemp() / "celery-worker.log", "w")  # noqa: SIM115 (closed with the worker)
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url(connection.settings_dict),
@@ -107,6 +108,54 @@ def celery_worker(django_db_setup, django_db_blocker, kite_emulator_session):
         yield worker
     finally:
         stop_worker(worker)
+
+
+def celery_worker_idle() -> bool:
+    """True only when the worker has answered that it runs and holds nothing and no message waits in
+    its queues. A worker that does not answer in time (a loaded machine) is not idle: counting a missed
+    answer as idle let a test end, and its database be flushed, under a task still writing to it.
+
+    Tasks are acknowledged when they start, so an empty queue alone says nothing about what the worker
+    took. The queues are read before and after asking it, so a message it fetches meanwhile is seen
+    either in the queue or among what it holds. Tasks waiting for a retry (countdown) are revoked, not
+    awaited: they belong to a test that is over.
+    """
+    from tradingsite.celery import app
+
+    if _queued_messages():
+        return False
+    inspect = app.control.inspect(timeout=2)
+    active, reserved, scheduled = inspect.active(), inspect.reserved(), inspect.scheduled()
+    if active is None or reserved is None or scheduled is None:
+        return False
+    waiting = [task["request"]["id"] for tasks in scheduled.values() for task in tasks]
+    if waiting:
+        app.control.revoke(waiting)
+    return not any(active.values()) and not any(reserved.values()) and not _queued_messages()
+
+
+def _queued_messages() -> int:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    try:
+        return sum(client.llen(prefix + queue) for queue in ("default", "orders"))
+    finally:
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def _celery_worker_idle_before_the_flush(request):
+    """A test that used the real worker ends only when the worker is idle: its database is flushed
+    (TRUNCATE) right after, and a task still running would deadlock with the flush or write into the
+    next test. Set up after the database fixture, so torn down before it."""
+    if "celery_worker" not in request.fixturenames:
+        yield
+        return
+    yield
+    wait_for(celery_worker_idle, timeout=60, interval=0.2)
 
 
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1):

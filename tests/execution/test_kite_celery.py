@@ -78,15 +78,4 @@ def test_one_expired_token_while_nine_accounts_trade(celery_worker, kite_emulato
     for order in Order.objects.filter(signal=signal):
         assert order_posts(emu, order.tag) == 1
     assert_signal_invariants(emu, signal)
-    # Let the reconciliations finish before the database is flushed for the next test.
-    wait_for(worker_idle, timeout=30)
-
-
-def worker_idle() -> bool:
-    from tradingsite.celery import app
-
-    inspect = app.control.inspect(timeout=1)
-    active, reserved, scheduled = inspect.active(), inspect.reserved(), inspect.scheduled()
-    if active is None or reserved is None or scheduled is None:
-        return False
-    return not any(active.values()) and not any(reserved.values()) and not any(scheduled.values())
+    # The reconciliations still running are awaited before the flush (tests/conftest.py).

@@ -16,7 +16,7 @@ from execution.tasks import (
 )
 from risk.models import RiskEvent, RiskEventKind
 from strategies.models import Signal
-from tests.conftest import wait_for
+from tests.conftest import celery_worker_idle, wait_for
 from tests.execution.helpers import first_bar_with_new_target
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
 
@@ -113,7 +113,7 @@ def test_the_same_tick_twice_makes_one_signal_and_one_order_per_account(celery_w
         execute_signal_for_account.delay(signal.id, account.id)  # an earlier release's message
     wait_for(lambda: Order.objects.filter(signal=signal, status=OrderStatus.COMPLETE).count() == 3)
     # Give the redelivered tasks time to run; they must find their orders and add none.
-    wait_for(lambda: not _queued_messages(), timeout=30)
+    wait_for(celery_worker_idle, timeout=60)
     assert Signal.objects.filter(strategy=strategy).count() == 1
     assert Order.objects.filter(signal=signal).count() == 3
     assert Fill.objects.filter(order__signal=signal).count() == 3
@@ -171,7 +171,7 @@ def test_a_signal_older_than_its_order_ttl_sends_nothing(celery_worker, demo_boo
 
     # The fresh signal behind it trades, so the worker has had the stale one's messages too.
     wait_for(lambda: Order.objects.filter(signal=fresh, status=OrderStatus.COMPLETE).count() == 3)
-    wait_for(lambda: not _queued_messages(), timeout=30)
+    wait_for(celery_worker_idle, timeout=60)
     assert not Order.objects.filter(signal=stale).exists()
     # The stale signal's messages expired unsent; the sweeper expires its deliveries with the reason.
     sweep_deliveries.delay()
@@ -183,20 +183,3 @@ def test_a_signal_older_than_its_order_ttl_sends_nothing(celery_worker, demo_boo
     wait_for(lambda: expired.count() == len(accounts))
     assert {e.account_id for e in expired} == {a.id for a in accounts}
     assert all("Expired unsent" in e.message and e.strategy_id == strategy.id for e in expired)
-
-
-def _queued_messages() -> int:
-    import redis
-    from django.conf import settings
-
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-    queued = sum(client.llen(prefix + q) for q in ("default", "orders"))
-    if queued:
-        return queued
-    # Tasks are acknowledged when they start: the worker may still hold or run what left the queues.
-    from tradingsite.celery import app
-
-    inspect = app.control.inspect(timeout=1)
-    held = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
-    return sum(len(tasks) for tasks in held)
