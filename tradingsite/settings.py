@@ -406,9 +406,12 @@ CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default="") or (_next_redis_databas
 if CACHE_REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, carrying on while Redis restarts (tradingsite/cache.py), and never
+            # waiting long on a Redis that does not answer.
+            "BACKEND": "tradingsite.cache.SharedRedisCache",
             "LOCATION": CACHE_REDIS_URL,
             "KEY_PREFIX": CELERY_KEY_PREFIX,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
