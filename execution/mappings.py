@@ -7,11 +7,11 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from accounts import locks
 from accounts.models import Account
 from strategies.models import Strategy
 
 from .models import AccountStrategy
-from .orders import locks
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -29,9 +30,16 @@ class EngineFlags:
     kill_switch: bool
 
 
+# Read in every order decision, under its account lock: one plain statement of this app's own table
+# (the ORM took seven times as long to build it as the database took to answer).
+_ENGINE_FLAGS_SQL = "SELECT running, kill_switch FROM risk_enginestate WHERE id = %s"
+
+
 def engine_flags() -> EngineFlags:
     """The engine's two switches as every order decision reads them (no row yet: stopped, not tripped)."""
-    row = EngineState.objects.filter(pk=EngineState.SINGLETON_ID).values_list("running", "kill_switch").first()
+    with connection.cursor() as cursor:
+        cursor.execute(_ENGINE_FLAGS_SQL, [EngineState.SINGLETON_ID])
+        row = cursor.fetchone()
     return EngineFlags(*(bool(v) for v in row)) if row else EngineFlags(False, False)
 
 

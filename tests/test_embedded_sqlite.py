@@ -1,6 +1,6 @@
 """The embedded default (SQLite) runs the same order path as production.
 
-The suite runs on PostgreSQL; the order path's plain SQL (execution/sql.py) and the ORM's
+The suite runs on PostgreSQL; the order path's plain SQL (execution/orders/sql.py) and the ORM's
 SQLite quirks (decimals as floats, naive datetimes) are checked here by running the tests of
 that path again in a subprocess on a fresh SQLite database.
 """

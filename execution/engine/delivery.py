@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from accounts import locks
 from strategies.models import Signal
 
 from ..models import AccountStrategy, Delivery, DeliveryState, Order
-from ..orders import locks
+from ..orders import sql
+from ..orders.book import DeliveryRow, decision_read
 from ..orders.decision import NOTHING_TO_DO, Decided, signal_decide
-from ..sql import datetime_to_db
 
 logger = logging.getLogger(__name__)
 
@@ -78,56 +79,51 @@ def pending_account_ids(*, signal_id: int) -> list[int]:
     )
 
 
-# The delivery's read and its one write, in plain SQL like the rest of the decision (execution/sql.py):
-# they run on every order decision. No row lock of their own: every writer of a delivery's state (the
-# decision, the sweeper's expiry) holds its account's lock first, so they cannot interleave.
-_DELIVERY_SQL = "SELECT id, state, reason FROM execution_delivery WHERE signal_id = %s AND account_id = %s"
-_DELIVERY_INSERT_SQL = (
-    "INSERT INTO execution_delivery (signal_id, account_id, state, reason, created_at)"
-    " VALUES (%s, %s, %s, '', %s) ON CONFLICT (signal_id, account_id) DO NOTHING"
-)
-_DELIVERY_DECIDED_SQL = (
-    "UPDATE execution_delivery SET state = %s, reason = %s, decided_at = %s WHERE id = %s AND state = %s"
-)
-
-
 @transaction.atomic
-def delivery_decide(*, signal: Signal, account_id: int, market_open: bool, now: datetime | None = None) -> Decided:
+def delivery_decide(
+    *,
+    signal: Signal,
+    account_id: int,
+    market_open: bool,
+    now: datetime | None = None,
+    position_limit: int | None = None,
+) -> Decided:
     """Decide one (signal, account) exactly once, under the account lock.
 
     Returns the decision; ``earlier`` is set when it had already been decided (or had expired), so
-    the caller places nothing.
+    the caller places nothing. The delivery is read with the account's book, in the same two
+    statements (``book.decision_read``); no row lock of its own: every writer of a delivery's state
+    (this, the sweeper's expiry) holds its account's lock first, so they cannot interleave.
     """
     account = locks.lock_account(account_id=account_id)
     now = now or timezone.now()
-    delivery_id, state, reason = _delivery(signal_id=signal.id, account_id=account_id, now=now)
-    if state != DeliveryState.PENDING:
-        orders = list(Order.objects.filter(signal_id=signal.id, account_id=account_id).order_by("id"))
-        return Decided(orders, state, reason, earlier=True)
-    if now > signal_deadline(signal):
-        delivery = Delivery.objects.select_related("signal__strategy", "account").get(pk=delivery_id)
-        _expire(delivery, now=now)
-        return Decided([], DeliveryState.EXPIRED, delivery.reason, earlier=True)
-    decided = signal_decide(signal=signal, account_id=account_id, market_open=market_open, locked=account)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _DELIVERY_DECIDED_SQL,
-            [decided.outcome, decided.reason, datetime_to_db(now), delivery_id, DeliveryState.PENDING],
+    read = decision_read(account_id=account_id, signal_id=signal.id, strategy_id=signal.strategy_id, now=now)
+    delivery = read.delivery
+    if delivery is None:
+        # A signal recorded without deliveries (sent straight to an account, or mapped since):
+        # written now, under the account lock, so two deciders cannot both create it.
+        delivery = DeliveryRow(
+            *sql.delivery_insert(signal_id=signal.id, account_id=account_id, state=DeliveryState.PENDING, now=now)
         )
+    if delivery.state != DeliveryState.PENDING:
+        orders = list(Order.objects.filter(signal_id=signal.id, account_id=account_id).order_by("id"))
+        return Decided(orders, delivery.state, delivery.reason, earlier=True)
+    if now > signal_deadline(signal):
+        expired = Delivery.objects.select_related("signal__strategy", "account").get(pk=delivery.id)
+        _expire(expired, now=now)
+        return Decided([], DeliveryState.EXPIRED, expired.reason, earlier=True)
+    decided = signal_decide(
+        signal=signal,
+        account_id=account_id,
+        market_open=market_open,
+        locked=account,
+        read=read,
+        position_limit=position_limit,
+    )
+    sql.delivery_decided(
+        delivery_id=delivery.id, state=decided.outcome, reason=decided.reason, now=now, pending=DeliveryState.PENDING
+    )
     return decided
-
-
-def _delivery(*, signal_id: int, account_id: int, now: datetime) -> tuple[int, str, str]:
-    with connection.cursor() as cursor:
-        cursor.execute(_DELIVERY_SQL, [signal_id, account_id])
-        row = cursor.fetchone()
-        if row is None:
-            # A signal recorded without deliveries (sent straight to an account, or mapped since):
-            # written now, under the account lock, so two deciders cannot both create it.
-            cursor.execute(_DELIVERY_INSERT_SQL, [signal_id, account_id, DeliveryState.PENDING, datetime_to_db(now)])
-            cursor.execute(_DELIVERY_SQL, [signal_id, account_id])
-            row = cursor.fetchone()
-    return row
 
 
 def _expire(delivery: Delivery, *, now: datetime) -> None:

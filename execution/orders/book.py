@@ -13,8 +13,9 @@ page, the daily-loss check, the dashboard and the API show about an account is d
 The P&L pages, the API's P&L, the equity curve and the risk page read these figures from
 ``account_books``; none computes its own.
 
-Read under the account lock on every decision, in two plain-SQL statements over this app's own
-tables (see execution/sql.py for why plain SQL on this path).
+Read under the account lock on every decision, with the account's mapping and its delivery of the
+signal, in two statements of this app's own tables (``execution/orders/sql.py``, the order path's
+one SQL module, says why plain SQL on this path).
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from risk.decision import HeldPosition
 
 from ..models import OrderLeg, OrderStatus
-from ..sql import datetime_to_db, decimal_from_db
+from . import sql
+from .sql import decimal_from_db
 
 ZERO = Decimal("0")
 # An order in one of these may still fill: it is working, and counts until it is final.
@@ -170,44 +171,61 @@ class AccountBook:
         return any(p.instrument_id == instrument_id for p in self.positions)
 
 
-_POSITIONS_SQL = """
-SELECT strategy_id, instrument_id, product, quantity, average_price, last_price, unrealised_pnl
-FROM execution_position WHERE account_id = %s AND quantity <> 0
-"""
-_ORDERS_SQL = """
-SELECT strategy_id, instrument_id, product, leg, side, quantity, filled_quantity, reference_price, status,
-       placed_at >= %s, placed_at >= %s, signal_id = %s
-FROM execution_order
-WHERE account_id = %s AND (status IN ({working}) OR placed_at >= %s OR signal_id = %s)
-""".format(working=", ".join(["%s"] * len(WORKING_STATUSES)))
-_REALISED_TODAY_SQL = "SELECT SUM(realised_pnl) FROM execution_fill WHERE account_id = %s AND filled_at >= %s"
+@dataclass(frozen=True)
+class StrategyMapping:
+    """The account's mapping to a strategy, as a decision sizes on it (absent: not mapped)."""
+
+    enabled: bool
+    allocation_pct: Decimal
+    risk_per_trade_pct: Decimal
 
 
-def account_book(*, account_id: int, signal_id: int | None = None, now: datetime | None = None) -> AccountBook:
-    """The account's open positions, its working orders, today's realised P&L, the orders sent in
-    the last minute, and whether ``signal_id`` already has orders on it (a redelivered message)."""
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: int
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DecisionRead:
+    """What one decision reads about its account, under the account lock, in two statements."""
+
+    book: AccountBook
+    mapping: StrategyMapping | None
+    delivery: DeliveryRow | None  # the account's delivery of the signal asked about
+
+
+def decision_read(
+    *, account_id: int, signal_id: int | None = None, strategy_id: int | None = None, now: datetime | None = None
+) -> DecisionRead:
+    """The account's book (open positions, working orders, today's realised P&L, the orders sent in
+    the last minute, whether ``signal_id`` already has orders on it), its mapping to ``strategy_id``
+    and its delivery of ``signal_id``."""
     now = now or timezone.now()
-    minute_ago, second_ago = datetime_to_db(now - timedelta(minutes=1)), datetime_to_db(now - timedelta(seconds=1))
-    with connection.cursor() as cursor:
-        cursor.execute(_POSITIONS_SQL, [account_id])
-        positions = tuple(
-            BookPosition(
-                strategy_id=sid,
-                instrument_id=iid,
-                product=product,
-                quantity=quantity,
-                average_price=decimal_from_db(average, 4),
-                last_price=decimal_from_db(last, 4, default=None),
-                unrealised_pnl=decimal_from_db(unrealised, 2),
-            )
-            for sid, iid, product, quantity, average, last, unrealised in cursor.fetchall()
+    rows, orders = sql.book_rows(
+        account_id=account_id,
+        signal_id=signal_id,
+        strategy_id=strategy_id,
+        today_start=market_today_start(now),
+        minute_ago=now - timedelta(minutes=1),
+        second_ago=now - timedelta(seconds=1),
+        working=WORKING_STATUSES,
+    )
+    delivery_id, state, reason, enabled, allocation, risk_per_trade, realised = rows[0][:7]
+    positions = tuple(
+        BookPosition(
+            strategy_id=sid,
+            instrument_id=iid,
+            product=product,
+            quantity=quantity,
+            average_price=decimal_from_db(average, 4),
+            last_price=decimal_from_db(last, 4, default=None),
+            unrealised_pnl=decimal_from_db(unrealised, 2),
         )
-        cursor.execute(
-            _ORDERS_SQL, [minute_ago, second_ago, signal_id, account_id, *WORKING_STATUSES, minute_ago, signal_id]
-        )
-        orders = cursor.fetchall()
-        cursor.execute(_REALISED_TODAY_SQL, [account_id, datetime_to_db(market_today_start(now))])
-        (realised,) = cursor.fetchone()
+        for *_, sid, iid, product, quantity, average, last, unrealised in rows
+        if iid is not None  # the one row of an account with no open position
+    )
     working, last_second, last_minute, has_signal_orders = [], 0, 0, False
     for sid, iid, product, leg, side, qty, filled, price, status, in_minute, in_second, of_signal in orders:
         if status in WORKING_STATUSES:
@@ -215,7 +233,7 @@ def account_book(*, account_id: int, signal_id: int | None = None, now: datetime
         last_minute += bool(in_minute)
         last_second += bool(in_second)
         has_signal_orders = has_signal_orders or bool(of_signal)
-    return AccountBook(
+    book = AccountBook(
         positions=positions,
         working=tuple(working),
         realised_today=decimal_from_db(realised, 2),
@@ -223,62 +241,50 @@ def account_book(*, account_id: int, signal_id: int | None = None, now: datetime
         orders_last_minute=last_minute,
         has_signal_orders=has_signal_orders,
     )
+    mapping = (
+        StrategyMapping(bool(enabled), decimal_from_db(allocation, 2), decimal_from_db(risk_per_trade, 2))
+        if enabled is not None
+        else None
+    )
+    return DecisionRead(book, mapping, DeliveryRow(delivery_id, state, reason) if delivery_id is not None else None)
 
 
-# Many accounts' books at once, for the pages and checks that show or watch every account (the risk
-# page, the daily-loss check): the same figures, three statements whatever the number of accounts.
-_MANY_POSITIONS_SQL = """
-SELECT account_id, strategy_id, instrument_id, product, quantity, average_price, last_price, unrealised_pnl
-FROM execution_position WHERE quantity <> 0{accounts}
-"""
-_MANY_WORKING_SQL = """
-SELECT account_id, strategy_id, instrument_id, product, leg, side, quantity, filled_quantity, reference_price
-FROM execution_order WHERE status IN ({working}){accounts}
-""".format(working=", ".join(["%s"] * len(WORKING_STATUSES)), accounts="{accounts}")
-# Today's fills per (account, strategy): realised P&L and charges. A strategy's P&L is its orders'.
-_MANY_TODAY_SQL = """
-SELECT f.account_id, o.strategy_id, SUM(f.realised_pnl), SUM(f.charges)
-FROM execution_fill f JOIN execution_order o ON o.id = f.order_id
-WHERE f.filled_at >= %s{accounts} GROUP BY f.account_id, o.strategy_id
-"""
+def account_book(*, account_id: int, signal_id: int | None = None, now: datetime | None = None) -> AccountBook:
+    """The account's open positions, its working orders, today's realised P&L, the orders sent in
+    the last minute, and whether ``signal_id`` already has orders on it (a redelivered message)."""
+    return decision_read(account_id=account_id, signal_id=signal_id, now=now).book
 
 
 def account_books(*, account_ids: list[int] | None = None, now: datetime | None = None) -> dict[int, AccountBook]:
     """The book of each account asked for (every account with anything in it, if None); an account
-    with nothing held, working or realised today gets an empty book."""
-    now = now or timezone.now()
-    where, params = "", []
-    if account_ids is not None:
-        if not account_ids:
-            return {}
-        where = " AND account_id IN ({})".format(", ".join(["%s"] * len(account_ids)))
-        params = list(account_ids)
+    with nothing held, working or realised today gets an empty book. Three statements, whatever
+    the number of accounts: for the pages and checks that show or watch every account."""
+    if account_ids is not None and not account_ids:
+        return {}
+    position_rows, order_rows, today_rows = sql.many_books_rows(
+        account_ids=account_ids, today_start=market_today_start(now), working=WORKING_STATUSES
+    )
     positions: dict[int, list[BookPosition]] = {}
     working: dict[int, list[WorkingOrder]] = {}
     today: dict[int, dict[int | None, tuple[Decimal, Decimal]]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(_MANY_POSITIONS_SQL.format(accounts=where), params)
-        for aid, sid, iid, product, quantity, average, last, unrealised in cursor.fetchall():
-            positions.setdefault(aid, []).append(
-                BookPosition(
-                    sid,
-                    iid,
-                    product,
-                    quantity,
-                    decimal_from_db(average, 4),
-                    decimal_from_db(last, 4, default=None),
-                    decimal_from_db(unrealised, 2),
-                )
+    for aid, sid, iid, product, quantity, average, last, unrealised in position_rows:
+        positions.setdefault(aid, []).append(
+            BookPosition(
+                sid,
+                iid,
+                product,
+                quantity,
+                decimal_from_db(average, 4),
+                decimal_from_db(last, 4, default=None),
+                decimal_from_db(unrealised, 2),
             )
-        cursor.execute(_MANY_WORKING_SQL.format(accounts=where), [*WORKING_STATUSES, *params])
-        for aid, sid, iid, product, leg, side, qty, filled, price in cursor.fetchall():
-            working.setdefault(aid, []).append(
-                WorkingOrder(sid, iid, product, leg, side, max(qty - filled, 0), decimal_from_db(price, 4))
-            )
-        fills_where = where.replace("account_id", "f.account_id")
-        cursor.execute(_MANY_TODAY_SQL.format(accounts=fills_where), [datetime_to_db(market_today_start(now)), *params])
-        for aid, sid, realised, charges in cursor.fetchall():
-            today.setdefault(aid, {})[sid] = (decimal_from_db(realised, 2), decimal_from_db(charges, 2))
+        )
+    for aid, sid, iid, product, leg, side, qty, filled, price in order_rows:
+        working.setdefault(aid, []).append(
+            WorkingOrder(sid, iid, product, leg, side, max(qty - filled, 0), decimal_from_db(price, 4))
+        )
+    for aid, sid, realised, charges in today_rows:
+        today.setdefault(aid, {})[sid] = (decimal_from_db(realised, 2), decimal_from_db(charges, 2))
     ids = account_ids if account_ids is not None else sorted({*positions, *working, *today})
     return {
         aid: AccountBook(

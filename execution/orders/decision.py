@@ -3,9 +3,10 @@
 Strategy and manual signals (``signal_decide``) and every square-off, flatten, strategy stop and
 emergency stop exit (``position_exit_decide``) take the same five steps in one short transaction:
 
-1. lock the account (``locks.lock_account``: the one helper, so concurrent decisions on an
-   account queue up in a fixed order);
-2. read the account book (``book.account_book``: filled positions and working orders);
+1. lock the account (``accounts.locks.lock_account``: the one helper, so concurrent decisions on
+   an account queue up in a fixed order);
+2. read the account book (``book.decision_read``: filled positions and working orders, with the
+   account's mapping to the strategy, in two statements);
 3. ask the pure decision function (``risk.decision.decide``) for legs, sizing, checks and reasons;
 4. record each leg's decision (``RiskDecisionRecord``, every check with its reason);
 5. write the orders with their tags (PENDING or BLOCKED).
@@ -21,9 +22,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import locks
 from accounts.models import Account, AccountStatus
 from risk.checks import RiskContext
 from risk.decision import HeldPosition, Intent, Leg, OrderDecision, decide
@@ -32,13 +34,12 @@ from risk.selectors import engine_flags
 from strategies.models import Instrument, Product, Signal, Strategy
 
 from ..models import Order, OrderLeg, OrderStatus, OrderType, Position
-from ..sql import ModelColumns, decimal_from_db
 from ..tags import position_exit_tag, signal_order_tag
-from . import locks
-from .book import AccountBook, account_book
+from .book import AccountBook, DecisionRead, StrategyMapping, decision_read
 from .intraday import intraday_entries_closed
+from .sql import ModelColumns
 
-# Every order decision writes these two rows, in plain SQL (see execution/sql.py).
+# Every order decision writes these two rows, in plain SQL (execution/orders/sql.py).
 _ORDER_ROW = ModelColumns(Order)
 _RISK_DECISION_ROW = ModelColumns(RiskDecisionRecord)
 
@@ -59,19 +60,36 @@ class Decided:
 
 
 @transaction.atomic(savepoint=False)  # inside a delivery's transaction: no savepoint of its own
-def signal_decide(*, signal: Signal, account_id: int, market_open: bool, locked: Account | None = None) -> Decided:
+def signal_decide(
+    *,
+    signal: Signal,
+    account_id: int,
+    market_open: bool,
+    locked: Account | None = None,
+    read: DecisionRead | None = None,
+    position_limit: int | None = None,
+) -> Decided:
     """Decide one signal on one account, once: a second call finds the first one's orders.
 
-    ``locked``: the account, already locked by the caller in this transaction (a delivery's decision).
+    ``locked``: the account, already locked by the caller in this transaction, and ``read``, what
+    the caller read of it under that lock (a delivery's decision). ``position_limit``: the
+    strategy's, when the caller has it for every account of the signal.
     """
     account = locked or locks.lock_account(account_id=account_id)
-    book = account_book(account_id=account.id, signal_id=signal.id)
+    read = read or decision_read(account_id=account.id, signal_id=signal.id, strategy_id=signal.strategy_id)
+    book = read.book
     if book.has_signal_orders:  # an earlier delivery of the same signal decided it: never a second order
         orders = list(Order.objects.filter(signal_id=signal.id, account_id=account.id).order_by("id"))
         return Decided(orders, _outcome(orders), "already decided", earlier=True)
     strategy, instrument = signal.strategy, signal.instrument
     context = build_risk_context(
-        account=account, strategy=strategy, instrument=instrument, market_open=market_open, book=book
+        account=account,
+        strategy=strategy,
+        instrument=instrument,
+        market_open=market_open,
+        book=book,
+        mapping=read.mapping,
+        position_limit=position_limit,
     )
     decision = decide(
         intent=Intent(
@@ -119,13 +137,19 @@ def position_exit_decide(
     """
     position = Position.objects.select_related("strategy", "instrument").get(pk=position_id)
     account = locks.lock_account(account_id=position.account_id)
-    book = account_book(account_id=account.id)
+    read = decision_read(account_id=account.id, strategy_id=position.strategy_id)
+    book = read.book
     strategy, instrument = position.strategy, position.instrument
     held = book.held(strategy_id=position.strategy_id, instrument_id=position.instrument_id, product=position.product)
     if not held.filled:
         return Decided([], NOTHING_TO_DO, "already flat")
     context = build_risk_context(
-        account=account, strategy=strategy, instrument=instrument, market_open=market_open, book=book
+        account=account,
+        strategy=strategy,
+        instrument=instrument,
+        market_open=market_open,
+        book=book,
+        mapping=read.mapping,
     )
     decision = decide(
         intent=Intent(
@@ -168,33 +192,7 @@ def position_exit_decide(
 # --- the snapshot risk decides on ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Mapping:
-    found: bool
-    enabled: bool
-    allocation_pct: Decimal
-    risk_per_trade_pct: Decimal
-    instrument_count: int = 0  # the strategy's instruments: its default maximum positions
-
-
-# The strategy's instrument count comes with the mapping, in the same statement.
-_MAPPING_SQL = (
-    "SELECT enabled, allocation_pct, risk_per_trade_pct,"
-    " (SELECT COUNT(*) FROM strategies_strategy_instruments si WHERE si.strategy_id = m.strategy_id)"
-    " FROM execution_accountstrategy m WHERE m.account_id = %s AND m.strategy_id = %s"
-)
-
-
-def _mapping(*, account_id: int, strategy_id: int | None) -> _Mapping:
-    with connection.cursor() as cursor:
-        cursor.execute(_MAPPING_SQL, [account_id, strategy_id])
-        row = cursor.fetchone()
-    if row is None:
-        return _Mapping(False, False, Decimal("0"), Decimal("0"))
-    enabled, allocation, risk_per_trade, instruments = row
-    return _Mapping(
-        True, bool(enabled), decimal_from_db(allocation, 2), decimal_from_db(risk_per_trade, 2), int(instruments)
-    )
+_READ_HERE = object()
 
 
 def build_risk_context(
@@ -204,10 +202,19 @@ def build_risk_context(
     instrument: Instrument,
     market_open: bool,
     book: AccountBook | None = None,
+    mapping: StrategyMapping | None | object = _READ_HERE,
+    position_limit: int | None = None,
 ) -> RiskContext:
-    """The risk snapshot of one decision: the account, its book, its mapping and the engine's flags."""
-    book = book or account_book(account_id=account.id)
-    mapping = _mapping(account_id=account.id, strategy_id=strategy.id if strategy else None)
+    """The risk snapshot of one decision: the account, its book, its mapping and the engine's flags.
+
+    ``book`` and ``mapping`` (None: not mapped) as the caller read them under the account lock;
+    read here if not given. The engine's flags are read here, under the account lock, so an
+    emergency stop that has committed its kill switch is seen by every decision after it.
+    """
+    if book is None or mapping is _READ_HERE:
+        read = decision_read(account_id=account.id, strategy_id=strategy.id if strategy else None)
+        book = book or read.book
+        mapping = read.mapping if mapping is _READ_HERE else mapping
     engine = engine_flags()
     return RiskContext(
         engine_running=engine.running,
@@ -217,10 +224,10 @@ def build_risk_context(
         account_logged_in=account.is_logged_in and account.status != AccountStatus.NEEDS_LOGIN,
         strategy_trading_enabled=bool(strategy is None or (strategy.active and strategy.trading_enabled)),
         # No mapping: an exit of a position whose mapping was removed; entries need a mapping's capital.
-        mapping_enabled=not mapping.found or mapping.enabled,
+        mapping_enabled=mapping is None or mapping.enabled,
         capital=account.capital,
-        allocation_pct=mapping.allocation_pct,
-        risk_per_trade_pct=mapping.risk_per_trade_pct,
+        allocation_pct=mapping.allocation_pct if mapping else Decimal("0"),
+        risk_per_trade_pct=mapping.risk_per_trade_pct if mapping else Decimal("0"),
         daily_pnl=book.daily_pnl,
         daily_loss_limit=account.daily_loss_limit,
         open_exposure=book.exposure(strategy_id=strategy.id if strategy else None),
@@ -233,7 +240,7 @@ def build_risk_context(
         orders_last_second=book.orders_last_second,
         orders_last_minute=book.orders_last_minute,
         intraday_entries_closed=bool(strategy and strategy.product == Product.MIS and intraday_entries_closed()),
-        strategy_max_positions=strategy.position_limit(instrument_count=mapping.instrument_count) if strategy else 1,
+        strategy_max_positions=(position_limit or strategy.position_limit()) if strategy else 1,
     )
 
 

@@ -16,11 +16,13 @@ from risk.selectors import charge_rates
 from ..brokers import BrokerFill
 from ..ledger import LedgerState, apply_fill, unrealised_pnl
 from ..models import Fill, Order, OrderStatus, Position
-from ..sql import datetime_to_db, decimal_from_db, for_update, inserted_id, returning_id
-from .state import order_transition
+from . import sql
+from .sql import ModelColumns, datetime_to_db, decimal_from_db
+from .state import order_transition_unsaved
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0")
+_ORDER_ROW = ModelColumns(Order)
 
 
 @dataclass
@@ -29,57 +31,47 @@ class _LockedPosition:
     quantity: int
     average_price: Decimal
     realised_pnl: Decimal
-
-
-_POSITION_SQL = (
-    "SELECT id, quantity, average_price, realised_pnl FROM execution_position"
-    " WHERE account_id = %s AND instrument_id = %s AND product = %s AND strategy_id {strategy}"
-)
-_FILL_INSERT_SQL = (
-    "INSERT INTO execution_fill"
-    " (order_id, account_id, broker_trade_id, quantity, price, realised_pnl, charges, charges_estimated,"
-    " filled_at, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    # A trade already recorded (postback and reconciliation both saw it) inserts nothing.
-    " ON CONFLICT (account_id, broker_trade_id) DO NOTHING"
-)
-_POSITION_UPDATE_SQL = (
-    "UPDATE execution_position SET quantity = %s, average_price = %s, realised_pnl = %s, last_price = %s,"
-    " unrealised_pnl = %s, state_unknown = %s, updated_at = %s WHERE id = %s"
-)
-_ORDER_FILL_TOTALS_SQL = "SELECT SUM(quantity), SUM(quantity * price) FROM execution_fill WHERE order_id = %s"
+    order_filled_before: int  # the order's fills so far: all fills of one order share this lock
+    order_value_before: Decimal
 
 
 def _locked_position(cursor, *, order: Order) -> _LockedPosition:
-    """Lock the ledger row a fill of ``order`` changes, creating it on the first fill.
+    """Lock the ledger row a fill of ``order`` changes, creating it on the first fill, with the
+    order's fills so far.
 
     Every fill of one position (postback, reconciliation, paper) queues on this lock, so the
     average price and realised P&L are computed from a state no one else is changing. Only the
     position's row is locked: never its account's or instrument's.
     """
-    strategy = "IS NULL" if order.strategy_id is None else "= %s"
-    sql = _POSITION_SQL.format(strategy=strategy) + for_update()
-    params = [order.account_id, order.instrument_id, order.product]
-    if order.strategy_id is not None:
-        params.append(order.strategy_id)
-    cursor.execute(sql, params)
-    row = cursor.fetchone()
+    key = {
+        "order_id": order.id,
+        "account_id": order.account_id,
+        "instrument_id": order.instrument_id,
+        "product": order.product,
+        "strategy_id": order.strategy_id,
+    }
+    row = sql.position_for_update(cursor, **key)
     if row is None:
-        key = {
-            "account_id": order.account_id,
-            "strategy_id": order.strategy_id,
-            "instrument_id": order.instrument_id,
-            "product": order.product,
-        }
         try:
             with transaction.atomic():
-                Position.objects.create(**key)
+                Position.objects.create(
+                    account_id=order.account_id,
+                    strategy_id=order.strategy_id,
+                    instrument_id=order.instrument_id,
+                    product=order.product,
+                )
         except IntegrityError:
             pass  # a concurrent first fill created it; the select below waits for its lock
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    position_id, quantity, average_price, realised_pnl = row
-    return _LockedPosition(position_id, quantity, decimal_from_db(average_price, 4), decimal_from_db(realised_pnl, 2))
+        row = sql.position_for_update(cursor, **key)
+    position_id, quantity, average_price, realised_pnl, filled_before, value_before = row
+    return _LockedPosition(
+        position_id,
+        quantity,
+        decimal_from_db(average_price, 4),
+        decimal_from_db(realised_pnl, 2),
+        filled_before or 0,
+        decimal_from_db(value_before, 4),
+    )
 
 
 def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()) -> Fill | None:
@@ -88,7 +80,7 @@ def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()
     Postbacks and reconciliation may both report the same trade; the second is a no-op. Returns
     the new Fill, or None if it was known (and then the order is not written: ``also_save``, fields
     the caller changed on ``order`` to be written with the fill's totals in one UPDATE, are the
-    caller's to save). The ledger's statements are plain SQL (see execution/sql.py).
+    caller's to save). The ledger's statements are plain SQL (execution/orders/sql.py).
     """
     # No savepoint of its own when called inside a transaction: nothing here needs a partial rollback.
     with transaction.atomic(savepoint=False):
@@ -104,8 +96,10 @@ def fill_record(*, order: Order, fill: BrokerFill, also_save: Sequence[str] = ()
             status = OrderStatus.OPEN
         else:
             status = order.status
-        # The totals and the status move in one UPDATE of the order.
-        order_transition(order=order, status=status, also_save=["filled_quantity", "average_price", *also_save])
+        # The totals and the status move in one UPDATE of the order, in plain SQL as the rest.
+        _, changed = order_transition_unsaved(order=order, status=status)
+        fields = dict.fromkeys(["updated_at", *changed, "filled_quantity", "average_price", *also_save])
+        _ORDER_ROW.update(order, list(fields))
     return recorded
 
 
@@ -117,9 +111,7 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> tuple[Fill | None
     effect = apply_fill(state, side=order.side, quantity=fill.quantity, price=fill.price)
     # All fills of one order share the position's lock, so the totals cannot move under us. The
     # earlier fills' value is what the brokerage cap per order needs.
-    cursor.execute(_ORDER_FILL_TOTALS_SQL, [order.id])
-    filled_before, value_before = cursor.fetchone()
-    filled_before, value_before = filled_before or 0, decimal_from_db(value_before, 4)
+    filled_before, value_before = position.order_filled_before, position.order_value_before
     charges = fill_charges_estimate(order=order, fill=fill, order_value_before=value_before)
     now = timezone.now()
     recorded = Fill(
@@ -134,9 +126,9 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> tuple[Fill | None
         filled_at=fill.filled_at,
         created_at=now,
     )
-    cursor.execute(
-        _FILL_INSERT_SQL + returning_id(),
-        [
+    recorded.id = sql.fill_insert(
+        cursor,
+        values=[
             order.id,
             order.account_id,
             fill.trade_id,
@@ -149,13 +141,12 @@ def _fill_insert(cursor, *, order: Order, fill: BrokerFill) -> tuple[Fill | None
             datetime_to_db(now),
         ],
     )
-    recorded.id = inserted_id(cursor)
     if recorded.id is None:
         return None, 0, ZERO  # the (account, trade id) constraint: this trade is already in the ledger
     # The fill's price is the freshest last price known until the next mark refreshes it.
-    cursor.execute(
-        _POSITION_UPDATE_SQL,
-        [
+    sql.position_update(
+        cursor,
+        values=[
             effect.after.quantity,
             effect.after.average_price,
             position.realised_pnl + effect.realised_pnl,

@@ -22,12 +22,12 @@ from ..brokers import (
     broker_for,
 )
 from ..models import Order, OrderStatus
-from ..sql import ModelColumns
 from .fills import fill_record
+from .sql import ModelColumns
 from .state import order_transition, order_transition_unsaved
 
 logger = logging.getLogger(__name__)
-# The placement answer's UPDATE, in plain SQL (see execution/sql.py).
+# The placement answer's UPDATE, in plain SQL (execution/orders/sql.py).
 _ORDER_ROW = ModelColumns(Order)
 
 

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
+from accounts.locks import lock_account
 from accounts.models import Account
 from execution import selectors
-from execution.orders.locks import lock_account
 from strategies.models import Signal
 from tests.factories import AccountFactory, InstrumentFactory, StrategyFactory
 
@@ -80,7 +80,7 @@ def test_the_account_lock_needs_a_transaction_and_returns_the_account_with_its_s
 
 @pytest.mark.django_db
 def test_a_row_inserted_in_plain_sql_reads_back_as_the_instance_that_was_inserted():
-    from execution.sql import ModelColumns
+    from execution.orders.sql import ModelColumns
     from risk.models import RiskDecisionRecord
 
     account, instrument = AccountFactory(), InstrumentFactory()

@@ -1,7 +1,7 @@
 """Races on PostgreSQL: many signals for one account at once, in real threads, each on its own
 database connection, through the real pipeline (paper broker).
 
-With the account lock (``execution.orders.locks.lock_account``) the limits hold however the
+With the account lock (``accounts.locks.lock_account``) the limits hold however the
 threads interleave. ``test_DEMONSTRATION_without_the_lock_the_same_race_breaches_the_limit``
 takes the lock out to show what it prevents: that breach is the expected outcome there.
 """
@@ -148,7 +148,7 @@ def test_DEMONSTRATION_without_the_lock_the_same_race_breaches_the_limit(many_in
     strategy, instruments = many_instruments
     account = positions_account(strategy)
     monkeypatch.setattr(
-        "execution.orders.locks.lock_account", lambda *, account_id: Account.objects.get(pk=account_id)
+        "accounts.locks.lock_account", lambda *, account_id: Account.objects.get(pk=account_id)
     )
     all_read = threading.Barrier(SIGNALS)
     build = orders_module.build_risk_context

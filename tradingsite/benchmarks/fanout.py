@@ -113,16 +113,24 @@ def run_celery(accounts: int, repeats: int, timeout: float = 60.0) -> FanoutResu
 
 
 def run_sequential(accounts: int, repeats: int) -> FanoutResult:
-    """The baseline the fan-out must beat: one process placing each account's orders in turn."""
-    from execution.engine.fanout import execute_signal_for_account
+    """The baseline the fan-out must beat: one process doing a worker's work for every account in
+    turn. The signal is recorded with its pending deliveries, as the live path records it (without
+    the message), read once, and each account's delivery decided and its order placed."""
+    from django.db import transaction
+
+    from execution.engine.delivery import deliveries_create
+    from execution.engine.fanout import signal_place_on_account, signal_to_place
 
     strategy, instrument, account_ids = _build_book(accounts, f"S{accounts}")
     latencies = []
     for n in range(repeats):
         started = time.perf_counter()
-        signal = _signal(strategy, instrument, n, dispatch=False)
+        with transaction.atomic():
+            signal = _signal(strategy, instrument, n, dispatch=False)
+            deliveries_create(signal=signal)
+        to_place = signal_to_place(signal_id=signal.id)
         for account_id in account_ids:
-            execute_signal_for_account(signal_id=signal.id, account_id=account_id)
+            signal_place_on_account(to_place=to_place, account_id=account_id)
         latencies.append(time.perf_counter() - started)
     return FanoutResult(accounts, "sequential", latencies)
 
