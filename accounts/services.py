@@ -18,6 +18,7 @@ from kiteconnect import exceptions as kite_exceptions
 
 from . import crypto
 from .kite import kite_client
+from .locks import lock_account
 from .models import Account, AccountStatus, Broker
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ IST = ZoneInfo("Asia/Kolkata")
 @transaction.atomic
 def account_mark_needs_login(*, account: Account, reason: str) -> Account:
     """The broker session is gone: stop this account's work visibly until someone logs in."""
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = lock_account(account_id=account.pk)
     if account.status != AccountStatus.NEEDS_LOGIN:
         account.status = AccountStatus.NEEDS_LOGIN
         account.status_reason = f"Kite session expired or invalid: {reason}"[:200]
@@ -79,7 +80,7 @@ def account_update(*, account: Account, api_secret: str | None = None, **changes
     unknown = set(changes) - set(ACCOUNT_EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"account_update() got fields it does not change: {', '.join(sorted(unknown))}")
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = lock_account(account_id=account.pk)
     for name, value in changes.items():
         setattr(account, name, value)
     return _validated_save(account, api_secret=api_secret)
@@ -144,7 +145,7 @@ def account_secrets_rotate() -> SecretRotation:
     pending = Account.objects.exclude(api_secret_encrypted="", access_token_encrypted="")
     for account_id in pending.values_list("pk", flat=True):
         with transaction.atomic():
-            account = Account.objects.select_for_update().get(pk=account_id)
+            account = lock_account(account_id=account_id)
             changed = []
             for field in SECRET_FIELDS:
                 if not getattr(account, field):
@@ -255,7 +256,7 @@ def _kite_session_discard(client) -> None:
 
 @transaction.atomic
 def _kite_session_store(*, account: Account, access_token: str, logged_in_at: datetime) -> Account:
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = lock_account(account_id=account.pk)
     account.set_access_token(access_token, expires_at=kite_session_expiry(logged_in_at))
     fields = ["access_token_encrypted", "access_token_expires_at", "updated_at"]
     if account.status == AccountStatus.NEEDS_LOGIN:

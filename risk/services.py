@@ -8,22 +8,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
+from accounts.locks import lock_account
 from accounts.models import Account, AccountStatus
 from accounts.services import account_mark_needs_login
 from strategies.calendar import to_market_time
 from strategies.models import Strategy
 from strategies.selectors import market_data_source
 
+from .locks import lock_engine_state, lock_strategy
 from .models import EngineState, RiskEvent, RiskEventKind
 from .selectors import last_halt_event
 
 # Daily-loss halts of earlier days are lifted this long before the day's session opens.
 SESSION_START_LEAD = timedelta(minutes=15)
-
-
-def _locked_engine_state() -> EngineState:
-    EngineState.objects.get_or_create(pk=EngineState.SINGLETON_ID)
-    return EngineState.objects.select_for_update().get(pk=EngineState.SINGLETON_ID)
 
 
 def risk_event_record(
@@ -36,7 +33,7 @@ def risk_event_record(
 @transaction.atomic
 def engine_start(*, actor=None, reason: str = "") -> EngineState:
     """Start the engine. Refused while the global kill switch (emergency stop) is on."""
-    state = _locked_engine_state()
+    state = lock_engine_state()
     if state.kill_switch:
         raise PermissionError("The emergency stop is active. Reset the kill switch before starting the engine again.")
     if not state.running:
@@ -48,7 +45,7 @@ def engine_start(*, actor=None, reason: str = "") -> EngineState:
 
 @transaction.atomic
 def engine_stop(*, actor=None, reason: str = "") -> EngineState:
-    state = _locked_engine_state()
+    state = lock_engine_state()
     if state.running:
         state.running, state.reason, state.changed_by = False, reason or "stopped", actor
         state.save()
@@ -63,7 +60,7 @@ def kill_switch_trip(*, actor=None, reason: str) -> tuple[RiskEvent, bool]:
     Every call is recorded (who pressed it and when), even when the switch was already on.
     Returns the event and whether the switch was already on.
     """
-    state = _locked_engine_state()
+    state = lock_engine_state()
     already = state.kill_switch
     state.kill_switch, state.running, state.reason, state.changed_by = True, False, reason[:200], actor
     state.save()
@@ -74,7 +71,7 @@ def kill_switch_trip(*, actor=None, reason: str) -> tuple[RiskEvent, bool]:
 @transaction.atomic
 def kill_switch_clear(*, actor=None, reason: str) -> EngineState:
     """Re-arm after an emergency stop. The engine stays stopped until an operator starts it."""
-    state = _locked_engine_state()
+    state = lock_engine_state()
     if state.kill_switch:
         state.kill_switch, state.reason, state.changed_by = False, reason[:200], actor
         state.save()
@@ -85,7 +82,7 @@ def kill_switch_clear(*, actor=None, reason: str) -> EngineState:
 @transaction.atomic
 def strategy_trading_disable(*, strategy: Strategy, actor=None, reason: str) -> Strategy:
     """Turn a strategy's kill switch off: it sends no new entries (its exits still go out)."""
-    strategy = Strategy.objects.select_for_update().get(pk=strategy.pk)
+    strategy = lock_strategy(strategy_id=strategy.pk)
     if strategy.trading_enabled:
         strategy.trading_enabled = False
         strategy.save(update_fields=["trading_enabled", "updated_at"])
@@ -101,7 +98,7 @@ def account_halt(*, account: Account, reason: str, actor=None, kind: str = RiskE
     daily-loss halt is lifted at the next trading day's session start; an operator's is not. An
     operator halting an account already halted for daily loss takes it over, so it stays halted.
     """
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = lock_account(account_id=account.pk)
     if account.status != AccountStatus.HALTED:
         account.status, account.status_reason, account.status_changed_at = (
             AccountStatus.HALTED,
@@ -121,7 +118,7 @@ def account_halt(*, account: Account, reason: str, actor=None, kind: str = RiskE
 
 @transaction.atomic
 def account_resume(*, account: Account, actor=None, reason: str = "Resumed by operator") -> Account:
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = lock_account(account_id=account.pk)
     if account.status == AccountStatus.HALTED:
         account.status, account.status_reason, account.status_changed_at = AccountStatus.ACTIVE, "", timezone.now()
         account.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
@@ -155,7 +152,7 @@ def daily_loss_halts_lift(*, now: datetime | None = None) -> list[Account]:
 @transaction.atomic
 def _lift_daily_loss_halt(*, account_id: int, today, day_start: datetime) -> Account | None:
     # Decided under the account's lock, so an operator halting it meanwhile is never overridden.
-    account = Account.objects.select_for_update().get(pk=account_id)
+    account = lock_account(account_id=account_id)
     last = last_halt_event(account_id=account.pk)
     if (
         account.status != AccountStatus.HALTED
