@@ -63,7 +63,7 @@ def emergency_stop(
     Calling it again is harmless: it records the call, finds the flat positions flat and the
     in-flight exits in flight, and retries only exits that were refused.
     """
-    begun = emergency_stop_begin(actor=actor, reason=reason or "Emergency stop", origin=origin)
+    begun = emergency_stop_begin(actor=actor, reason=reason or "Emergency stop", origin=origin, waits=True)
     operation = begun.operation
     if progress is not None:
         progress(f"Emergency stop #{operation.id}: {operation.started}")

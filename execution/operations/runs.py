@@ -73,9 +73,9 @@ def emergency_stop_start(*, actor=None, reason: str = "", origin: str) -> Operat
     return _queued(emergency_stop_begin(actor=actor, reason=reason, origin=origin).operation)
 
 
-def emergency_stop_begin(*, actor=None, reason: str = "", origin: str) -> EmergencyStopBegun:
+def emergency_stop_begin(*, actor=None, reason: str = "", origin: str, waits: bool = False) -> EmergencyStopBegun:
     """What takes effect at once, and the operation row for the rest, not yet queued: the caller
-    queues it (``emergency_stop_start``) or runs it and waits (the command)."""
+    queues it (``emergency_stop_start``) or runs it and ``waits`` (the command)."""
     reason = (reason or "").strip() or default_reason(actor=actor, origin=origin)
     actor = _actor_or_none(actor)
     with transaction.atomic():
@@ -88,7 +88,7 @@ def emergency_stop_begin(*, actor=None, reason: str = "", origin: str) -> Emerge
             started=(
                 f"Kill switch on{' (it already was)' if was_already_active else ''}, engine stopped, "
                 f"{disabled} trading schedule(s) disabled; cancelling open orders and squaring off every "
-                "position in a task."
+                + ("position, waiting for it." if waits else "position in a task.")
             ),
         )
     return EmergencyStopBegun(operation=operation, was_already_active=was_already_active, schedules_disabled=disabled)
