@@ -56,6 +56,7 @@ class PnlSnapshot:
     realised: dict[tuple[int, int | None], Decimal]
     open_book: dict[tuple[int, int | None], dict]  # unrealised, positions, exposure
     charges: dict[tuple[int, int | None], Decimal] = field(default_factory=dict)  # today's fills' charges
+    books: dict = field(default_factory=dict, repr=False)  # account id -> the AccountBook cut into cells
 
     def by_account(self) -> dict[int, dict]:
         return self._grouped(lambda key: key[0])
@@ -100,7 +101,8 @@ def pnl_snapshot(now: datetime | None = None) -> PnlSnapshot:
     fills, unrealised P&L, open positions, and exposure as the risk checks count it (filled
     positions at their mark plus working entries at the price they were sized at)."""
     realised, charges, open_book = {}, {}, {}
-    for account_id, book in account_books(now=now).items():
+    books = account_books(now=now)
+    for account_id, book in books.items():
         for strategy_id in book.strategy_ids:
             key = (account_id, strategy_id)
             if strategy_id in book.today_by_strategy:
@@ -111,7 +113,7 @@ def pnl_snapshot(now: datetime | None = None) -> PnlSnapshot:
                 "positions": book.open_positions(strategy_id=strategy_id),
                 "exposure": book.exposure(strategy_id=strategy_id),
             }
-    return PnlSnapshot(realised=realised, open_book=open_book, charges=charges)
+    return PnlSnapshot(realised=realised, open_book=open_book, charges=charges, books=books)
 
 
 def pnl_totals(now: datetime | None = None, *, snapshot: PnlSnapshot | None = None) -> dict:
@@ -188,11 +190,12 @@ def equity_curve(
     }
 
 
-def position_distribution() -> list[dict]:
+def position_distribution(*, snapshot: PnlSnapshot | None = None) -> list[dict]:
     """Open positions by instrument: long and short quantity and value (the book's value at the
     mark), unrealised P&L, and how many accounts hold it."""
     cells: dict[int, dict] = {}
-    for account_id, book in account_books().items():
+    books = snapshot.books if snapshot is not None else account_books()
+    for account_id, book in books.items():
         for position in book.positions:
             cell = cells.setdefault(
                 position.instrument_id,

@@ -62,7 +62,7 @@ def pnl(request: HttpRequest) -> HttpResponse:
         "totals": execution_selectors.pnl_totals(snapshot=snapshot),
         "by_strategy": execution_selectors.pnl_by_strategy(snapshot=snapshot),
         "accounts": accounts,
-        "distribution": execution_selectors.position_distribution(),
+        "distribution": execution_selectors.position_distribution(snapshot=snapshot),
         "curve": execution_selectors.equity_curve(snapshot=snapshot),
     }
     return _live(request, "dashboard/pnl.html", "dashboard/partials/pnl_live.html", context)
@@ -75,7 +75,7 @@ def pnl_charts(request: HttpRequest) -> JsonResponse:
     accounts = execution_selectors.account_rows(snapshot=snapshot)
     by_strategy = execution_selectors.pnl_by_strategy(snapshot=snapshot)
     curve = execution_selectors.equity_curve(snapshot=snapshot)
-    distribution = execution_selectors.position_distribution()
+    distribution = execution_selectors.position_distribution(snapshot=snapshot)
     return JsonResponse(
         {
             "simulated": settings.MARKET_DATA_SOURCE == "simulated",
