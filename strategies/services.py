@@ -65,6 +65,7 @@ _LEDGER_FIELDS = (
     "signals_made",
     "instruments",
     "problems",
+    "detail_trimmed",  # a bar evaluated again (evaluate --at) has all its detail again
     "data_source",
     "duration_ms",
     "recorded_at",

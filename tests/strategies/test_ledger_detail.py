@@ -147,3 +147,20 @@ def test_past_the_detail_window_a_row_keeps_only_what_signalled_and_the_last_bar
     client.force_login(user)
     api = client.get(f"/api/evaluations?strategy={strategy.pk}&outcome=evaluated").json()["results"]
     assert [(r["detail_trimmed"], len(r["instruments"])) for r in api] == [(False, 60), (True, 2)]
+
+
+def test_an_old_bar_evaluated_again_has_all_its_detail_and_is_not_marked_trimmed(engine_running, settings):
+    from execution.engine.bar import run_timeframe
+    from strategies.services import evaluations_trim_detail
+
+    instrument = InstrumentFactory(tradingsymbol="INFY", instrument_token=408065)
+    strategy = StrategyFactory(instruments=[instrument])
+    for minute in (0, 1):
+        run_timeframe(timeframe="1m", now=BAR + timedelta(minutes=minute, seconds=2))
+    assert evaluations_trim_detail(days=1, now=BAR + timedelta(days=3)) == 1  # the older bar; the last stays whole
+    old = Evaluation.objects.get(strategy=strategy, bar_close=BAR)
+    assert old.detail_trimmed and old.instruments == {}
+
+    run_timeframe(timeframe="1m", now=BAR + timedelta(seconds=2), force=True)  # as evaluate --at does
+    old.refresh_from_db()
+    assert not old.detail_trimmed and set(old.instruments) == {"NSE:INFY"}
