@@ -153,6 +153,9 @@ if REDIS_URL:
 else:
     # The embedded default: a broker that is just folders on disk, so no service is needed.
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's file-system transport, writing each message whole before a worker can read it
+    # (tradingsite/broker.py says why).
+    CELERY_BROKER_TRANSPORT = "tradingsite.broker:FilesystemTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_FS_BROKER_DIR / "out"),
         "data_folder_out": str(CELERY_FS_BROKER_DIR / "out"),
