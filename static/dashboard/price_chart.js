@@ -34,7 +34,7 @@
   function shift(t) { return t + IST; }
 
   // Pane 0 is the candles' (lines at the price's level); pane 1, below, holds oscillators and
-  // distances (RSI, ATR) on their own scale.
+  // distances (RSI, ATR), each on a scale of its own (an RSI of 30 would flatten an ATR of 0.4).
   function lineFor(name, i, pane) {
     if (!lines[name]) {
       var stop = name === "stop";
@@ -42,6 +42,7 @@
         color: stop ? "#dc3545" : LINE_COLORS[i % LINE_COLORS.length], lineWidth: stop ? 1 : 2,
         lineStyle: stop ? LC.LineStyle.Dashed : LC.LineStyle.Solid, title: name,
         priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false,
+        priceScaleId: pane ? "indicator-" + name : "right",
       }, pane || 0);
       if (pane && chart.panes().length > 1) chart.panes()[1].setStretchFactor(0.25);
     }
