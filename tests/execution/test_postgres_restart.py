@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal as signals
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ import requests
 from tests.django_process import run_django
 from tests.own_postgres import OwnPostgres, server_bin_dir
 from tests.own_redis import OwnRedis, celery_app_on, free_port
-from tradingsite.benchmarks.workers import ROOT, database_url, start_worker, stop_worker
+from tradingsite.benchmarks.workers import ROOT, database_url, start_worker
 
 # The test database is set up only for tests marked django_db: its schema is copied to the test's server.
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -158,19 +159,17 @@ def stack(own_postgres, tmp_path):
                 time.sleep(0.2)
             yield Stack(api, seed["strategy"], own_postgres, processes, env, tmp_path)
         finally:
+            # All at once (the web's quick shutdown: no waiting out the test's kept-alive connections).
             for name, process in processes.items():
                 if process.poll() is None:
-                    stop_worker(process) if name == "worker" else _terminate(process)
+                    process.send_signal(signals.SIGINT if name == "web" else signals.SIGTERM)
+            for process in processes.values():
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
             redis.stop()
-
-
-def _terminate(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class Api:
