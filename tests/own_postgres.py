@@ -11,7 +11,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
+
+import psycopg
 
 from tests.own_redis import free_port
 
@@ -53,6 +56,16 @@ class OwnPostgres:
         # fsync off: the test's server holds nothing worth a crash-safe write, and the machine is shared.
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} -c fsync=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
+        # pg_ctl waits on the server's socket file; the test and its processes come by TCP.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg.connect(self.url("postgres"), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def stop(self, mode: str = "fast") -> None:
         """``fast``: as a restart by an operator (sessions are ended, their transactions rolled back);

@@ -181,7 +181,8 @@ CELERY_TASK_ROUTES = {
     "execution.tasks.execute_signal_for_accounts": {"queue": "orders"},
     "execution.tasks.execute_signal_for_account": {"queue": "orders"},  # earlier releases' messages
 }
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's, keeping its schedule through a PostgreSQL restart (tradingsite/beat.py).
+CELERY_BEAT_SCHEDULER = "tradingsite.beat:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Ride out a Redis restart: reconnect for as long as it takes, never give up and exit.

@@ -8,7 +8,8 @@ accounts. Signals are sent through the API while the database is stopped and sta
   Retry-After (the signal was not recorded, a retry is safe); a signal it recorded always got 201;
 - every (signal, account) delivery ends decided or expired with its reason within TTL plus a sweep;
 - web, worker and beat are all still running afterwards and still work: a new signal through the API
-  is decided by the worker, and a signal whose message was never sent is picked up by beat's sweeper.
+  is decided by the worker, and a signal whose message was never sent is picked up by beat's sweeper;
+  beat, restarted while the database is down (a deploy, a reboot), waits for it instead of exiting.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 
 import psycopg
 import pytest
@@ -148,7 +150,10 @@ def stack(own_postgres, tmp_path):
                 *("gunicorn", "tradingsite.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
                 *("--threads", "4", "--timeout", "120", "--access-logfile", "-"),
             )
-            spawn("beat", "celery", "-A", "tradingsite", "beat", "--loglevel", "INFO", "--pidfile", "")
+            start_beat = partial(
+                spawn, "beat", "celery", "-A", "tradingsite", "beat", "--loglevel", "INFO", "--pidfile", ""
+            )
+            start_beat()
             log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed with the process)
             processes["worker"] = start_worker(env=env, concurrency=2, log=log)
             api = Api(f"http://127.0.0.1:{port}", seed["token"], seed["session"])
@@ -157,7 +162,7 @@ def stack(own_postgres, tmp_path):
                 assert processes["web"].poll() is None, (tmp_path / "web.log").read_text()[-3000:]
                 assert time.monotonic() < deadline, "gunicorn did not answer within 60 s"
                 time.sleep(0.2)
-            yield Stack(api, seed["strategy"], own_postgres, processes, env, tmp_path)
+            yield Stack(api, seed["strategy"], own_postgres, processes, env, tmp_path, start_beat)
         finally:
             # All at once (the web's quick shutdown: no waiting out the test's kept-alive connections).
             for name, process in processes.items():
@@ -202,9 +207,10 @@ class Api:
 
 
 class Stack:
-    def __init__(self, api, strategy, postgres, processes, env, logs) -> None:
+    def __init__(self, api, strategy, postgres, processes, env, logs, start_beat) -> None:
         self.api, self.strategy, self.postgres = api, strategy, postgres
         self.processes, self.env, self.logs = processes, env, logs
+        self.start_beat = start_beat
 
     def database(self):
         return psycopg.connect(self.postgres.url("trading"), autocommit=True)
@@ -235,7 +241,18 @@ def test_postgres_restarted_mid_burst_loses_no_pair_answers_no_500_and_stops_no_
         _wait(lambda: created() >= 4, timeout=60, what="four signals before the restart")
         stack.postgres.stop("fast")
         down_at = time.monotonic()
-        time.sleep(3)
+        # Beat is also restarted while the database is down (a deploy, a reboot): it must wait, not exit.
+        stack.processes["beat"].terminate()
+        stack.processes["beat"].wait(timeout=20)
+        (stack.logs / "beat.log").rename(stack.logs / "beat-before.log")
+        stack.start_beat()
+
+        def beat_waits_for_the_database() -> bool:
+            assert stack.processes["beat"].poll() is None, f"beat exited, the database down:\n{stack.log_tail('beat')}"
+            return "database is unavailable" in (stack.logs / "beat.log").read_text(errors="replace")
+
+        _wait(beat_waits_for_the_database, timeout=60, what="the new beat meeting the database down")
+        time.sleep(max(0.0, down_at + 3 - time.monotonic()))
         stack.postgres.start()
         up_at = time.monotonic()
         before = created()
