@@ -34,5 +34,6 @@ class DatabaseScheduler(_DatabaseScheduler):
                 len(kept),
             )
             close_old_connections()  # the broken connection is dropped; the next read connects afresh
-            self._last_full_sync = datetime.datetime.min  # a full re-read at the next tick
+            # A full re-read at the next tick (naive, as django-celery-beat keeps this time).
+            self._last_full_sync = datetime.datetime.min  # noqa: DTZ901
             return kept
