@@ -33,7 +33,11 @@ def temp_root() -> Path:
 
 
 def run_folder() -> Path:
-    return temp_root() / f"{FOLDER_PREFIX}{run_id()}"
+    """This run's folder; its parent is made here, since pytest makes only the last part of a
+    --basetemp (on a machine where no run has been yet, every test failed to get its tmp_path)."""
+    root = temp_root()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return root / f"{FOLDER_PREFIX}{run_id()}"
 
 
 def _alive(pid: int) -> bool:

@@ -27,8 +27,13 @@ ORDER_PATH_TESTS = [
 
 
 @pytest.mark.slow
-def test_the_order_path_tests_pass_on_sqlite(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+def test_the_order_path_tests_pass_on_sqlite(tmp_path, tmp_path_factory):
+    # The inner run is a run of its own (tests/run_isolation.py): with this run's TEST_RUN_ID it took
+    # this run's temporary folder as its own and deleted it when it passed, under the tests after it.
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("TEST_RUN_ID", "CELERY_KEY_PREFIX")
+    }
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     result = subprocess.run(  # noqa: S603 (fixed argv: this interpreter running pytest)
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *ORDER_PATH_TESTS],
         cwd=ROOT,
@@ -39,3 +44,4 @@ def test_the_order_path_tests_pass_on_sqlite(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+    assert tmp_path_factory.getbasetemp().is_dir(), "the inner run removed this run's temporary folder"
