@@ -24,6 +24,15 @@ def run_timeframe(timeframe: str, at: str | None = None) -> dict:
 
 
 @shared_task(ignore_result=True)
+def evaluate_latest_bars() -> list[dict]:
+    """After Start: each timeframe's latest closed bar, for the strategies not yet evaluated on it."""
+    return [
+        {"timeframe": run.timeframe, "bar_close": run.bar_close.isoformat(), "signals": [s.id for s in run.signals]}
+        for run in bar.run_latest_bars()
+    ]
+
+
+@shared_task(ignore_result=True)
 def fan_out_signal(signal_id: int) -> int:
     """The signal's pending deliveries in order messages of ORDER_FANOUT_BATCH on the ``orders`` queue;
     each message's accounts run side by side on its worker's order threads (execution/order_threads.py).

@@ -127,6 +127,15 @@ def first_evaluated_bars(*, strategy_ids: list[int]) -> dict[int, datetime]:
     return dict(rows)
 
 
+def strategies_evaluated_on(*, strategy_ids: list[int], bar_close: datetime) -> set[int]:
+    """The strategies among ``strategy_ids`` the ledger has as evaluated on the bar closing at
+    ``bar_close`` (a skipped row does not count: the bar may still be evaluated)."""
+    rows = Evaluation.objects.filter(
+        strategy_id__in=strategy_ids, bar_close=bar_close, outcome=EvaluationOutcome.EVALUATED
+    ).values_list("strategy_id", flat=True)
+    return set(rows)
+
+
 def evaluations(*, strategy_id: int | None = None) -> QuerySet[Evaluation]:
     qs = Evaluation.objects.select_related("strategy").order_by("-bar_close", "strategy_id")
     return qs.filter(strategy_id=strategy_id) if strategy_id else qs

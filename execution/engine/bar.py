@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from risk.selectors import engine_is_running
+from strategies import selectors as strategy_selectors
 from strategies import services as strategy_services
 from strategies.models import Signal, SkipReason
 from strategies.selectors import active_strategies, market_data_source
@@ -51,6 +52,49 @@ def run_timeframe(*, timeframe: str, now: datetime | None = None, force: bool = 
             strategies=strategies, timeframe=timeframe, bar_close=bar_close, reason_code=code, reason=reason
         )
         return BarRun(timeframe, None if code == SkipReason.ENGINE_STOPPED else bar_close, skipped=reason)
+    return _evaluate(strategies=strategies, timeframe=timeframe, bar_close=bar_close, source=source)
+
+
+def run_latest_bars(*, now: datetime | None = None) -> list[BarRun]:
+    """Right after Start: evaluate each timeframe's latest closed bar for the active strategies that
+    have not been evaluated on it, so a 1h strategy takes its position now, not at the next hour.
+
+    Only while the engine runs and the market is open, and on NSE only a bar of today's session (a
+    1d bar of an earlier session is left to its own close). A strategy already evaluated on the bar is left
+    alone: a bar is evaluated once, whichever of this and beat's tick comes first (a signal is one
+    per (strategy, instrument, bar) either way). Bars skipped while the engine was stopped are
+    evaluated here.
+    """
+    now = now or timezone.now()
+    if not engine_is_running():
+        return []
+    source = market_data_source()
+    calendar = source.calendar
+    if not calendar.is_open(now):
+        return []
+    today = calendar.session_date_of_close(now)
+    runs = []
+    by_timeframe: dict[str, list] = {}
+    for strategy in active_strategies():
+        by_timeframe.setdefault(strategy.timeframe, []).append(strategy)
+    for timeframe, strategies in sorted(by_timeframe.items(), key=lambda item: calendar.bar_length(item[0])):
+        bar_close = calendar.last_bar_close(timeframe, now)
+        # On NSE a bar of an earlier session is left to the catch-up rule; around the clock the market
+        # never closed between the bar and now (the 00:00 close ends yesterday's session there).
+        if bar_close is None or not (calendar.around_the_clock or calendar.session_date_of_close(bar_close) == today):
+            continue
+        evaluated = strategy_selectors.strategies_evaluated_on(
+            strategy_ids=[s.pk for s in strategies], bar_close=bar_close
+        )
+        waiting = [s for s in strategies if s.pk not in evaluated]
+        if waiting:
+            runs.append(_evaluate(strategies=waiting, timeframe=timeframe, bar_close=bar_close, source=source))
+    return runs
+
+
+def _evaluate(*, strategies: list, timeframe: str, bar_close: datetime, source) -> BarRun:
+    """Evaluate ``strategies`` on the bar, submit the signals their changed targets make, record the
+    ledger rows."""
     run = BarRun(timeframe, bar_close)
     report = strategy_services.evaluate_timeframe(
         strategies=strategies, timeframe=timeframe, bar_close=bar_close, source=source

@@ -1,7 +1,7 @@
 """Replay the seeded demo on the simulated market, bar by bar, from any start time.
 
-What `make run` does after Start, without beat and workers: at each bar close the engine's
-``run_timeframe`` evaluates that timeframe's strategies, and each new signal is executed on every
+What `make run` does after Start, without beat and workers: Start evaluates each timeframe's latest
+closed bar, then at each bar close the engine's ``run_timeframe`` evaluates that timeframe's strategies, and each new signal is executed on every
 account mapped to it (the order path's own service, with the paper broker). The figures are what a
 new user would see: the first bar's entries and how they ended, and the signals that follow.
 """
@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from execution.engine.bar import run_timeframe
+from execution.engine.bar import run_latest_bars, run_timeframe
 from execution.engine.fanout import execute_signal_for_account
 from execution.models import AccountStrategy, Order, OrderLeg
 from strategies.calendar import TIMEFRAME_MINUTES
@@ -25,7 +25,7 @@ TICK_DELAY = timedelta(seconds=2)
 @dataclass
 class ReplayReport:
     start: datetime
-    # (strategy, account) pairs mapped and evaluated on their first bar after the start
+    # (strategy, account) pairs mapped and evaluated on their first bar, the one Start evaluates
     first_bar_pairs: int = 0
     # the entry orders of the first bar's signals, by status
     first_bar_entries: Counter = field(default_factory=Counter)
@@ -42,35 +42,37 @@ class ReplayReport:
 
 
 def replay_demo(*, start: datetime, minutes: int = 10) -> ReplayReport:
-    """Run the demo (already seeded, engine running) from ``start`` for ``minutes`` of 1m bars after
-    the first one; each timeframe's first bar close after ``start`` is its "first bar"."""
+    """Run the demo (already seeded, engine running) as Start at ``start`` does, then ``minutes`` of
+    1m bars. Start evaluates each timeframe's latest closed bar at once (``run_latest_bars``): that
+    is each timeframe's "first bar"; beat's ticks follow."""
     calendar = market_data_source().calendar
     report = ReplayReport(start=start)
-    first_closes = {tf: calendar.next_bar_close(tf, start) for tf in TIMEFRAME_MINUTES}
-    first_1m = first_closes["1m"]
-    end = first_1m + timedelta(minutes=minutes)
     mappings = list(AccountStrategy.objects.filter(enabled=True).select_related("account", "strategy"))
     by_strategy: dict[int, list[AccountStrategy]] = {}
     for mapping in mappings:
         by_strategy.setdefault(mapping.strategy_id, []).append(mapping)
 
-    bar_close = first_1m
-    while bar_close <= end:
+    for run in run_latest_bars(now=start):
+        _execute(run.signals, by_strategy)
+        _count_first_bar(report, timeframe=run.timeframe, bar_close=run.bar_close, by_strategy=by_strategy)
+
+    bar_close = calendar.next_bar_close("1m", start)
+    end = bar_close + timedelta(minutes=minutes)
+    while bar_close < end:
         for timeframe in TIMEFRAME_MINUTES:
-            if not calendar.is_bar_close(timeframe, bar_close):
-                continue
-            run = run_timeframe(timeframe=timeframe, now=bar_close + TICK_DELAY)
-            first = bar_close == first_closes[timeframe]
-            for signal in run.signals:
-                for mapping in by_strategy.get(signal.strategy_id, []):
-                    execute_signal_for_account(signal_id=signal.id, account_id=mapping.account_id)
-                if not first:
-                    report.signals_after_first_bar += 1
-            if first:
-                _count_first_bar(report, timeframe=timeframe, bar_close=bar_close, by_strategy=by_strategy)
+            if calendar.is_bar_close(timeframe, bar_close):
+                run = run_timeframe(timeframe=timeframe, now=bar_close + TICK_DELAY)
+                _execute(run.signals, by_strategy)
+                report.signals_after_first_bar += len(run.signals)
         bar_close += timedelta(minutes=1)
     report.minutes_after_first_bar = minutes
     return report
+
+
+def _execute(signals, by_strategy: dict[int, list[AccountStrategy]]) -> None:
+    for signal in signals:
+        for mapping in by_strategy.get(signal.strategy_id, []):
+            execute_signal_for_account(signal_id=signal.id, account_id=mapping.account_id)
 
 
 def _count_first_bar(report: ReplayReport, *, timeframe: str, bar_close: datetime, by_strategy) -> None:

@@ -16,6 +16,8 @@ from tests.execution.demo_replay import replay_demo
 IST = ZoneInfo("Asia/Kolkata")
 # Start times spread over a day (the simulated market is open around the clock), off the minute.
 STARTS = [datetime(2026, 12, 3, 0, 7, 20, tzinfo=IST) + timedelta(minutes=226 * i) for i in range(6)]
+# (strategy, account) pairs of the demo: the 1m strategy on four accounts, 5m and 15m on two, 1h on one
+MAPPED_PAIRS = 4 + 2 + 2 + 1
 pytestmark = pytest.mark.django_db
 
 
@@ -28,8 +30,8 @@ def demo(engine_running):
 def test_every_account_enters_on_the_first_bar_and_the_entries_complete(demo, start):
     report = replay_demo(start=start, minutes=0)
 
-    # Every strategy evaluated on that bar entered on every account mapped to it.
-    assert report.first_bar_pairs >= 4  # the 1m strategy is mapped onto all four accounts
+    # At Start every strategy, the 1h one too, entered on every account mapped to it.
+    assert report.first_bar_pairs == MAPPED_PAIRS
     assert report.first_bar_missing == []
     assert report.first_bar_complete_pct >= 90, (report.first_bar_entries, report.first_bar_blocked)
     # An earlier instrument never takes a later one's capital: each entry gets its share.
@@ -37,11 +39,10 @@ def test_every_account_enters_on_the_first_bar_and_the_entries_complete(demo, st
 
 
 def test_the_demo_keeps_trading_after_the_first_bar(demo):
-    """Several signals per 10 minutes, and the 5m and 15m strategies enter on their first bar too."""
-    start = datetime(2026, 12, 3, 11, 6, 20, tzinfo=IST)  # the 5m and 15m bars close within the 10 minutes
+    """Several signals per 10 minutes after the entries at Start."""
+    start = datetime(2026, 12, 3, 11, 6, 20, tzinfo=IST)
     report = replay_demo(start=start, minutes=10)
 
     assert report.signals_after_first_bar >= 3
     assert report.first_bar_missing == []
-    evaluated = report.first_bar_pairs
-    assert evaluated == 4 + 2 + 2  # 1m on four accounts, 5m on two, 15m on two
+    assert report.first_bar_pairs == MAPPED_PAIRS

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 
 from accounts.models import Account
+from execution.engine import switch as engine_switch
 from execution.engine.signals import manual_signal_submit
 from execution.operations import emergency
 from execution.operations.runs import emergency_stop_start
@@ -29,11 +30,11 @@ def _reason(request: HttpRequest, default: str) -> str:
 @staff_action
 def engine_start(request: HttpRequest) -> HttpResponse:
     try:
-        risk_services.engine_start(actor=request.user, reason=_reason(request, "Started from the dashboard"))
+        engine_switch.engine_start(actor=request.user, reason=_reason(request, "Started from the dashboard"))
     except PermissionError as exc:
         messages.error(request, f"The engine was not started: {exc}")
     else:
-        messages.success(request, "Engine started: strategies are evaluated at each bar close.")
+        messages.success(request, "Engine started: the latest closed bars are evaluated now, then each bar close.")
     return redirect(safe_next(request))
 
 

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from execution.engine import switch as engine_switch
 from risk import selectors as risk_selectors
 from risk import services as risk_services
 
@@ -15,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, action, reason, **options):
         if action == "start":
             try:
-                risk_services.engine_start(reason=reason or "started from the command line")
+                engine_switch.engine_start(reason=reason or "started from the command line")
             except PermissionError as exc:
                 raise CommandError(str(exc))
         elif action == "stop":

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import account_state_counts
 from execution import selectors as execution_selectors
+from execution.engine import switch as engine_switch
 from execution.models import Operation
 from execution.operations.emergency import kill_switch_reset
 from execution.operations.runs import emergency_stop_start
@@ -101,7 +102,7 @@ class SystemStartView(APIView):
         params = EngineCommandSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
-            risk_services.engine_start(actor=request.user, reason=params.validated_data["reason"])
+            engine_switch.engine_start(actor=request.user, reason=params.validated_data["reason"])
         except PermissionError as exc:
             raise Conflict(detail=str(exc), code="kill_switch_active")
         return Response(system_status())
