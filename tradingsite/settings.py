@@ -152,7 +152,8 @@ if REDIS_URL:
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = CELERY_KEY_PREFIX
 else:
     # The embedded default: a broker that is just folders on disk, so no service is needed.
-    CELERY_BROKER_URL = "filesystem://"
+    # A host named, though the transport needs none: with none, kombu warns on every connection.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     # kombu's file-system transport, writing each message whole before a worker can read it
     # (tradingsite/broker.py says why).
     CELERY_BROKER_TRANSPORT = "tradingsite.broker:FilesystemTransport"
@@ -485,7 +486,8 @@ LOGGING = {
     "filters": {"one_line_403": {"()": "tradingsite.logs.OneLineForbidden"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # A 403 is one line naming the user, without a traceback (tradingsite/logs.py).
-    "loggers": {"django.request": {"filters": ["one_line_403"]}},
+    # django-axes announces its version on every start, in every command's output: not news to an operator.
+    "loggers": {"django.request": {"filters": ["one_line_403"]}, "axes.apps": {"level": "WARNING"}},
 }
 
 # Fernet keys for broker secrets at rest, newest first; older keys still decrypt.
