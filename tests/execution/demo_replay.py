@@ -1,9 +1,10 @@
 """Replay the seeded demo on the simulated market, bar by bar, from any start time.
 
 What `make run` does after Start, without beat and workers: Start evaluates each timeframe's latest
-closed bar, then at each bar close the engine's ``run_timeframe`` evaluates that timeframe's strategies, and each new signal is executed on every
-account mapped to it (the order path's own service, with the paper broker). The figures are what a
-new user would see: the first bar's entries and how they ended, and the signals that follow.
+closed bar, then at each bar close the engine's ``run_timeframe`` evaluates that timeframe's
+strategies, and each new signal is executed on every account mapped to it (the order path's own
+service, with the paper broker). The figures are what a new user would see: the first bar's entries
+and how they ended, and the signals that follow.
 """
 
 from __future__ import annotations
