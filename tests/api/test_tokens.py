@@ -109,3 +109,29 @@ def test_the_admin_shows_a_new_token_once(staff_user, viewer_user, client):
     token = page.split("New API token for viewer: ")[1].split(" ")[0]
     assert with_token(token).get("/api/system/status").status_code == 200
     assert token not in client.get("/admin/knox/authtoken/").content.decode()
+
+
+def test_the_api_token_command_issues_lists_and_revokes(staff_user):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("api_token", "issue", staff_user.username, stdout=out)
+    header, token = out.getvalue().splitlines()
+    assert "Shown once" in header and "expires" in header
+    assert with_token(token).get("/api/system/status").status_code == 200
+    assert token not in stored_text()
+
+    token_id = header.split()[1]
+    out = StringIO()
+    call_command("api_token", "list", staff_user.username, stdout=out)
+    [line] = [line for line in out.getvalue().splitlines() if line.startswith(token_id)]
+    assert staff_user.username in line and token not in out.getvalue()
+
+    call_command("api_token", "revoke", token_id, stdout=StringIO())
+    assert with_token(token).get("/api/system/status").status_code == 401
+    with pytest.raises(CommandError, match="No token with id"):
+        call_command("api_token", "revoke", token_id)
+    with pytest.raises(CommandError, match="No user named 'nobody'"):
+        call_command("api_token", "issue", "nobody")
