@@ -62,6 +62,17 @@ def engine_running(db):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (this process's own, tests/settings.py): throttle counts
+    and lockouts are per address, and every test's client is 127.0.0.1, so tests run earlier in the same
+    minute used up the anonymous token endpoint's 30 a minute for a later one (test_readme's curl got a
+    429 and no token, depending on the order the tests ran in)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _stop_order_threads():
     """Order threads keep database connections; stopped after each test, they close them."""
     yield

@@ -64,7 +64,28 @@ def test_the_api_examples_run_on_the_demo(live_server):
     host = live_server.url.removeprefix("http://")
     script = block.replace("localhost:8000", host).replace("password=...", f"password={seed.admin_password}")
 
-    status, signal = json_documents(run_shell(script))
+    try:
+        output = run_shell(script)
+    except AssertionError as failure:  # say what the token endpoint answered (the script shows only a KeyError)
+        answer = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "-i",
+                "-X",
+                "POST",
+                f"{host}/api/auth/token",
+                "-d",
+                "username=admin",
+                "-d",
+                f"password={seed.admin_password}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        raise AssertionError(f"{failure}\nthe token endpoint answers now:\n{answer.stdout[:1500]}") from None
+    status, signal = json_documents(output)
 
     assert status["market_data"] == {"source": "simulated", "simulated": True}
     assert status["as_of"].endswith("+05:30")
