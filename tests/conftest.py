@@ -61,6 +61,17 @@ def engine_running(db):
     services.engine_start(reason="test")
 
 
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks run in-process, so what a service enqueues (after commit) happens within the test."""
+    from tradingsite.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache (this process's own, tests/settings.py): throttle counts

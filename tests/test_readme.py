@@ -22,15 +22,9 @@ pytestmark = [
 
 
 @pytest.fixture(autouse=True)
-def orders_in_process():
+def orders_in_process(eager_tasks):
     """The signals' orders are placed in the live server's thread before it answers: no message is
     left for a worker to run against the test database while it is being emptied."""
-    from tradingsite.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def fenced_blocks(text: str, language: str) -> list[str]:

@@ -9,7 +9,6 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
-from tradingsite.celery import app
 
 
 @pytest.fixture(autouse=True)
@@ -19,15 +18,6 @@ def api_rates(settings):
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def eager_tasks():
-    """Celery tasks run in-process, so the fan-out and the per-account orders happen within the test."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def _user(username: str, *, staff: bool):

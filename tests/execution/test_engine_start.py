@@ -15,7 +15,6 @@ from strategies.library import get_strategy_class
 from strategies.models import Evaluation, EvaluationOutcome, Signal
 from strategies.selectors import market_data_source
 from tests.factories import InstrumentFactory, StrategyFactory
-from tradingsite.celery import app
 
 IST = ZoneInfo("Asia/Kolkata")
 pytestmark = pytest.mark.django_db
@@ -41,16 +40,8 @@ def hourly():
     return strategy, instrument, now
 
 
-@pytest.fixture
-def tasks_run_in_process():
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
 def test_start_enters_an_hourly_strategy_on_its_last_closed_bar_at_once(
-    hourly, tasks_run_in_process, django_capture_on_commit_callbacks
+    hourly, eager_tasks, django_capture_on_commit_callbacks
 ):
     strategy, instrument, now = hourly
     last_hour = now - timedelta(minutes=40)

@@ -13,7 +13,6 @@ from execution.engine.fanout import execute_signal_for_account
 from execution.models import OrderStatus
 from execution.tracking.postbacks import postback_checksum
 from tests.execution.conftest import new_signal
-from tradingsite.celery import app
 
 pytestmark = pytest.mark.django_db
 
@@ -28,17 +27,14 @@ def _clean_cache():
 
 
 @pytest.fixture
-def post_now(client, django_capture_on_commit_callbacks):
+def post_now(client, django_capture_on_commit_callbacks, eager_tasks):
     """Post a postback; the tasks it enqueues after commit run in-process before this returns."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
 
     def send(payload):
         with django_capture_on_commit_callbacks(execute=True):
             return post(client, payload)
 
-    yield send
-    app.conf.task_always_eager = previous
+    return send
 
 
 @pytest.fixture
