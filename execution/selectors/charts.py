@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BARS = 150
 MAX_BARS = 1000
 MAX_FILLS = 2000
+_INSTANT = timedelta(microseconds=1)
 
 
 @dataclass
@@ -89,11 +90,39 @@ def price_chart(
             f"{strategy.name}'s lines are drawn on its own timeframe ({strategy.timeframe}); its signals are marked."
         )
     first = shown.index[0].to_pydatetime()
-    bar = timedelta(minutes=TIMEFRAME_MINUTES[timeframe])
+    bars_shown = _Bars(starts=starts, closes=_closes(source.calendar, timeframe, shown.index))
     if strategy is not None:
-        chart.signals = _signals(strategy=strategy, instrument=instrument, since=first, bar=bar, starts=starts)
-    chart.fills = _fills(instrument=instrument, since=first, bar=bar, starts=starts)
+        chart.signals = _signals(strategy=strategy, instrument=instrument, since=first, bars=bars_shown)
+    chart.fills = _fills(instrument=instrument, since=first, bars=bars_shown)
     return chart
+
+
+@dataclass(frozen=True)
+class _Bars:
+    """The shown candles' spans in epoch seconds: ``starts[i] <= t < closes[i]``."""
+
+    starts: list[int]
+    closes: list[int]
+
+    def of(self, moment: datetime) -> int | None:
+        """The start of the shown bar ``moment`` falls in; None outside every shown bar."""
+        t = moment.timestamp()
+        i = bisect.bisect_right(self.starts, t) - 1
+        return self.starts[i] if i >= 0 and t < self.closes[i] else None
+
+
+def _closes(calendar, timeframe: str, starts) -> list[int]:
+    """Each candle's close from the market calendar, not start + a bar length: on NSE the session's
+    last 1h bar (15:15-15:30) and the day bar (09:15-15:30) are shorter than their timeframe."""
+    bar = timedelta(minutes=TIMEFRAME_MINUTES[timeframe])
+    out = []
+    for start in starts:
+        try:
+            close = calendar.bar_close(timeframe, start)
+        except ValueError:  # a stored candle off this calendar's sessions: its nominal length
+            close = start + bar
+        out.append(int(close.timestamp()))
+    return out
 
 
 def _strategy_runner(strategy: Strategy | None):
@@ -125,19 +154,15 @@ def _strategy_lines(runner, frame, *, shown_from: int) -> tuple[list[dict], str]
     return lines, ""
 
 
-def _bar_of(moment: datetime, starts: list[int], bar: timedelta) -> int | None:
-    """The start (epoch s) of the shown bar ``moment`` falls in; None outside the shown bars."""
-    t = int(moment.timestamp())
-    i = bisect.bisect_right(starts, t) - 1
-    return starts[i] if i >= 0 and t < starts[i] + bar.total_seconds() else None
-
-
-def _signals(*, strategy: Strategy, instrument: Instrument, since: datetime, bar: timedelta, starts: list[int]):
+def _signals(*, strategy: Strategy, instrument: Instrument, since: datetime, bars: _Bars):
     rows = Signal.objects.filter(strategy=strategy, instrument=instrument, bar_time__gt=since).order_by("bar_time")
     out = []
     for s in rows[:500]:
-        # A signal is stamped with its bar's close: it belongs to the bar that closed then.
-        at = _bar_of(s.bar_time - bar, starts, bar)
+        # A signal is stamped with its bar's close: it belongs to the shown bar that was open just
+        # before then, the one that closed at bar_time on the chart's own timeframe (whatever that
+        # bar's length: spans come from the calendar), the bar it closed in on a longer one, the
+        # last bar before its close on a shorter one.
+        at = bars.of(s.bar_time - _INSTANT)
         if at is None:
             continue
         out.append(
@@ -154,12 +179,12 @@ def _signals(*, strategy: Strategy, instrument: Instrument, since: datetime, bar
     return out
 
 
-def _fills(*, instrument: Instrument, since: datetime, bar: timedelta, starts: list[int]):
+def _fills(*, instrument: Instrument, since: datetime, bars: _Bars):
     """Every account's fills in the instrument over the shown bars, one marker per bar, account
     and side (quantity summed, price averaged by quantity): a busy instrument has thousands of
     fills a session, more than a chart can show one by one. Read as plain values, newest
     ``MAX_FILLS`` first."""
-    until = datetime.fromtimestamp(starts[-1], tz=UTC) + bar
+    until = datetime.fromtimestamp(bars.closes[-1], tz=UTC)
     rows = (
         Fill.objects.filter(order__instrument=instrument, filled_at__gte=since, filled_at__lt=until)
         .order_by("-filled_at", "-id")
@@ -167,7 +192,7 @@ def _fills(*, instrument: Instrument, since: datetime, bar: timedelta, starts: l
     )
     markers: dict[tuple, dict] = {}
     for filled_at, account_id, account, side, quantity, price in reversed(rows):
-        at = _bar_of(filled_at, starts, bar)
+        at = bars.of(filled_at)
         if at is None:
             continue
         marker = markers.setdefault(

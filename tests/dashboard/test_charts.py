@@ -159,3 +159,32 @@ def test_signals_orders_positions_and_strategies_link_to_the_chart(viewer_client
     for page in ("dashboard:signals", "dashboard:orders", "dashboard:positions", "dashboard:strategies"):
         assert link in viewer_client.get(reverse(page)).content.decode(), page
     assert link in viewer_client.get(reverse("dashboard:signal", args=[signal.id])).content.decode()
+
+
+@pytest.mark.parametrize(("timeframe", "decided_bar"), [("1h", (15, 15)), ("1d", (9, 15))])
+def test_a_signal_on_the_sessions_short_last_bar_sits_on_that_bar(settings, charted, timeframe, decided_bar):
+    # On NSE the session's last 1h bar is 15:15-15:30 and the day bar 09:15-15:30: neither is one
+    # bar length long, so a signal stamped 15:30 belongs to the candle that opened at 15:15 (09:15),
+    # not to the one a full bar length earlier.
+    from zoneinfo import ZoneInfo
+
+    from execution.selectors import price_chart
+
+    settings.SIMULATED_MARKET_24X7 = False
+    ist = ZoneInfo("Asia/Kolkata")
+    infy, asha = charted["infy"], charted["asha"]
+    strategy = StrategyFactory(name=f"SMA {timeframe}", timeframe=timeframe, instruments=[infy])
+    close = datetime(2025, 3, 4, 15, 30, tzinfo=ist)  # a Tuesday's session close
+    Signal.objects.create(
+        strategy=strategy, instrument=infy, bar_time=close, target=1, price=Decimal("1500"),
+        stop_price=Decimal("1480"),
+    )  # fmt: skip
+    fill(asha, infy, strategy, at=datetime(2025, 3, 4, 15, 29, 30, tzinfo=ist), tag="LAST")
+    fill(asha, infy, strategy, at=datetime(2025, 3, 4, 15, 40, tzinfo=ist), side="SELL", tag="AFTER")
+
+    drawn = price_chart(instrument=infy, timeframe=timeframe, strategy=strategy, bars=5, now=close + timedelta(hours=1))
+    bar = int(datetime(2025, 3, 4, *decided_bar, tzinfo=ist).timestamp())
+    assert drawn.candles[-1]["time"] == bar
+    assert [s["time"] for s in drawn.signals] == [bar]
+    # The fill in the last minutes is on that bar; one after the close is in no bar of the session.
+    assert [(f["side"], f["time"]) for f in drawn.fills] == [("BUY", bar)]
