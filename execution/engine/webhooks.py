@@ -8,7 +8,9 @@ became of it; the secret is never stored or logged.
 
 Repeats make one signal: an ``alert_id`` seen before on the webhook answers with that signal, and
 the signal's bar (``bar_time`` from the alert, or the current ``WEBHOOK_REPEAT_WINDOW_SECONDS``
-window) is unique per strategy and instrument.
+window) is unique per strategy and instrument. An alert on a bar that already has a signal (an
+earlier alert's, the strategy's own or a manual one) is answered with that signal (200) when it asks
+for the same target, and refused (409, naming that signal) when it asks for another.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from strategies.models import SignalSource, StrategyWebhook, WebhookOutcome, WebhookRequest
+from strategies.calendar import to_market_time
+from strategies.models import Signal, SignalSource, StrategyWebhook, WebhookOutcome, WebhookRequest
 from strategies.services import webhook_secret_hash
 
 from .signals import ManualSignalError, external_signal_submit
@@ -160,18 +163,47 @@ def webhook_alert_submit(*, webhook: StrategyWebhook, alert: Alert, now: datetim
             f"Signal #{signal.id}: {signal}, sent to every account mapped to {strategy}.",
             signal_id=signal.id,
         )
-    if signal.source == SignalSource.WEBHOOK and signal.target == alert.target:
+    held = (
+        f"signal #{signal.id} ({_origin(signal)}) already says {_WANTS[signal.target]} on {alert.instrument} "
+        f"for the {to_market_time(signal.bar_time):%Y-%m-%d %H:%M} IST bar"
+    )
+    if signal.target == alert.target:
+        # What the alert asks for is what the bar's signal already does, whoever made it: answered
+        # with that signal, so a charting tool that retries (or repeats the strategy) sees success.
         return WebhookAnswer(
             200,
             WebhookOutcome.DUPLICATE,
-            f"A repeat of signal #{signal.id} ({signal}): one signal per strategy, instrument and bar; nothing new.",
+            f"Nothing new: {held}; one signal per strategy, instrument and bar.",
             signal_id=signal.id,
         )
+    if alert.bar_time is None:
+        window = settings.WEBHOOK_REPEAT_WINDOW_SECONDS
+        next_window = to_market_time(bar_time + timedelta(seconds=window))
+        retry = (
+            f"An alert without bar_time takes the bar of the {window}-second window it arrives in: send it again from "
+            f"{next_window:%H:%M:%S} IST, or with the bar_time of the bar it is about."
+        )
+    else:
+        retry = "If it is about another bar, send it with the bar_time of the bar it is about."
+    # Not recorded on a key of its own: a strategy has one signal per instrument and bar, so the
+    # accounts never get two contradicting targets for one bar. The request log keeps no signal
+    # (so a retry of this alert_id is not taken for a repeat of the other signal).
     return WebhookAnswer(
         409,
         WebhookOutcome.CONFLICT,
-        f"Signal #{signal.id} ({signal}, {signal.get_source_display().lower()}) already holds this bar for "
-        f"{alert.instrument}; send the alert with another bar_time, or wait for the next "
-        f"{settings.WEBHOOK_REPEAT_WINDOW_SECONDS} s window.",
+        f"{held[0].upper()}{held[1:]}, and a strategy has one signal per instrument and bar: "
+        f"this alert ({_WANTS[alert.target]}) was not applied. {retry}",
         signal_id=None,
     )
+
+
+_WANTS = {1: "go long", 0: "go flat", -1: "go short"}
+
+
+def _origin(signal: Signal) -> str:
+    """Who made the signal, in a trader's words."""
+    if signal.source == SignalSource.STRATEGY:
+        return "the strategy's own"
+    if signal.source == SignalSource.WEBHOOK:
+        return "from an earlier alert"
+    return "a manual signal"

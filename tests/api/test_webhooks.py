@@ -2,9 +2,12 @@
 request recorded, bad input named, and the same signal path as a manual signal."""
 
 import json
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 
 from execution.models import Order, OrderLeg, OrderStatus
@@ -73,10 +76,48 @@ def test_a_repeated_alert_makes_one_signal(webhook, book, engine_running):
 def test_an_opposite_alert_on_the_same_bar_is_refused_not_merged(webhook, book):
     hook, secret = webhook
     bar = {"bar_time": "2026-12-03T04:30:00Z"}
-    assert post(Client(), hook, alert(secret, **bar)).status_code == 201
+    first = post(Client(), hook, alert(secret, **bar)).json()["signal"]
     response = post(Client(), hook, alert(secret, action="EXIT", **bar))
     assert response.status_code == 409
-    assert "already holds this bar" in error_of(response)["message"]
+    error = error_of(response)
+    assert error["code"] == "conflict"
+    error["message"] = error["message"].lower()
+    # In trader words: which signal holds the bar, what it wants, and how to send this one instead.
+    assert f"signal #{first}" in error["message"] and "go long" in error["message"]
+    assert "this alert (go flat) was not applied" in error["message"]
+    assert "bar_time of the bar it is about" in error["message"]
+    assert Signal.objects.count() == 1
+    logged = WebhookRequest.objects.order_by("id").last()
+    assert (logged.status_code, logged.outcome, logged.signal) == (409, WebhookOutcome.CONFLICT, None)
+
+
+def test_an_alert_without_bar_time_that_repeats_the_strategys_own_signal_answers_with_it(webhook, book):
+    # The strategy's own 1m bar closing at 10:07 went long on INFY; a TradingView alert saying the
+    # same arrives at 10:07:30 without bar_time, so it falls on the same bar: nothing new to do, and
+    # the alert is answered with the signal that already does it, not refused.
+    hook, secret = webhook
+    ist = ZoneInfo("Asia/Kolkata")
+    own = Signal.objects.create(
+        strategy=book["strategy"], instrument=book["infy"], bar_time=datetime(2026, 12, 3, 10, 7, tzinfo=ist),
+        target=1, price=Decimal("1500"), stop_price=Decimal("1480"), source=SignalSource.STRATEGY,
+    )  # fmt: skip
+    with time_machine.travel(datetime(2026, 12, 3, 10, 7, 30, tzinfo=ist), tick=False):
+        same = post(Client(), hook, alert(secret))
+        opposite = post(Client(), hook, alert(secret, action="SELL"))
+    assert same.status_code == 200, same.json()
+    assert (same.json()["outcome"], same.json()["signal"]) == ("duplicate", own.id)
+    assert f"signal #{own.id}" in same.json()["message"] and "strategy's own" in same.json()["message"]
+
+    assert opposite.status_code == 409
+    message = error_of(opposite)["message"].lower()
+    assert f"signal #{own.id}" in message and "go long" in message and "strategy's own" in message
+    assert "this alert (go short) was not applied" in message
+    assert "from 10:08:00 ist" in message  # the next window, when the same alert would be taken
+    assert Signal.objects.count() == 1
+
+    with time_machine.travel(datetime(2026, 12, 3, 10, 8, 5, tzinfo=ist), tick=False):
+        later = post(Client(), hook, alert(secret, action="SELL"))
+    assert later.status_code == 201, later.json()
 
 
 def test_wrong_secret_unknown_url_and_disabled_webhook_are_refused_and_logged(webhook, book):

@@ -52,8 +52,10 @@ class WebhookView(APIView):
             "No login: the request proves itself with the webhook's `secret` (in the body, or the "
             "`X-Webhook-Secret` header), shown once when the webhook is created or rotated. The alert "
             "becomes a signal of the webhook's strategy on every mapped account, like a manual signal. "
-            "A repeat (the same `alert_id`, or the same instrument and bar) makes no new signal and "
-            "answers 200 `duplicate`. Every request is recorded under *Strategies → Webhook requests*."
+            "A repeat (the same `alert_id`, or the same action on an instrument and bar that already has "
+            "a signal, whoever made it) makes no new signal and answers 200 `duplicate` with that signal. "
+            "Another action on such a bar answers 409 naming the signal that holds it: one signal per "
+            "strategy, instrument and bar. Every request is recorded under *Strategies → Webhook requests*."
         ),
         auth=[],
         parameters=[
@@ -62,10 +64,14 @@ class WebhookView(APIView):
         request=WebhookAlertSerializer,
         responses={
             201: WebhookAnswerSerializer,
-            200: OpenApiResponse(WebhookAnswerSerializer, description="A repeat of an earlier alert: no new signal."),
+            200: OpenApiResponse(
+                WebhookAnswerSerializer, description="A repeat: the bar's signal already does what the alert asks."
+            ),
             403: OpenApiResponse(ErrorSerializer, description="Wrong secret, or the webhook is disabled."),
             404: OpenApiResponse(ErrorSerializer, description="No webhook at this URL."),
-            409: OpenApiResponse(ErrorSerializer, description="Another signal already holds this bar."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="A signal with another action already holds this bar (named)."
+            ),
         },
     )
     def post(self, request, public_id: str):
