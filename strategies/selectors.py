@@ -102,16 +102,19 @@ def strategy_run_summary() -> dict:
 # --- the evaluation ledger ---------------------------------------------------------------------
 
 
-def last_signalled_targets(*, strategy_ids: list[int], before: datetime) -> dict[tuple[int, int], int]:
-    """(strategy id, instrument id) -> the target of its latest signal on a bar before ``before``."""
+def last_signalled_targets(*, strategy_ids: list[int], before: datetime) -> dict[tuple[int, int], tuple[int, datetime]]:
+    """(strategy id, instrument id) -> (target, bar time) of its latest signal on a bar before
+    ``before``, whoever made it (the strategy, an operator, a webhook alert)."""
     from django.db.models import OuterRef, Subquery
 
     earlier = Signal.objects.filter(strategy_id__in=strategy_ids, bar_time__lt=before)
     latest = earlier.filter(strategy_id=OuterRef("strategy_id"), instrument_id=OuterRef("instrument_id")).order_by(
         "-bar_time", "-id"
     )
-    rows = earlier.filter(id=Subquery(latest.values("id")[:1])).values_list("strategy_id", "instrument_id", "target")
-    return {(strategy_id, instrument_id): target for strategy_id, instrument_id, target in rows}
+    rows = earlier.filter(id=Subquery(latest.values("id")[:1])).values_list(
+        "strategy_id", "instrument_id", "target", "bar_time"
+    )
+    return {(strategy_id, instrument_id): (target, bar_time) for strategy_id, instrument_id, target, bar_time in rows}
 
 
 def first_evaluated_bars(*, strategy_ids: list[int]) -> dict[int, datetime]:

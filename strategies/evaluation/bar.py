@@ -93,7 +93,7 @@ def evaluate_bar(
     context: BarContext,
     source: MarketDataSource,
     members: dict[int, list],
-    last_signalled: dict[tuple[int, int], int],
+    last_signalled: dict[tuple[int, int], tuple[int, datetime]],
     first_evaluated: dict[int, datetime],
     processes: int = 1,
     parallel_from: int = 0,
@@ -101,7 +101,7 @@ def evaluate_bar(
     """Evaluate every strategy on the bar; candles are read once per instrument for all of them.
 
     ``members``: strategy id -> its instruments.
-    ``last_signalled``: (strategy id, instrument id) -> the target it last signalled there.
+    ``last_signalled``: (strategy id, instrument id) -> (target, bar time) of its last signal there.
     ``first_evaluated``: strategy id -> close of its first evaluated bar (absent: this is it).
     With ``processes`` > 1 and at least ``parallel_from`` (strategy, instrument) pairs, the
     instruments are split across evaluation processes (strategies/parallel.py).
@@ -204,7 +204,10 @@ def _decide_strategy(
                 failures.append(symbol)
             continue
         evaluation.instruments_evaluated += 1
-        last = last_signalled.get((strategy.pk, instrument.pk))
+        last, last_bar_time = last_signalled.get((strategy.pk, instrument.pk), (None, None))
+        changed_on = None
+        if result.changed_ns is not None and result.changed_ns != result.last_ns:
+            changed_on = context.calendar.bar_close(context.timeframe, _to_datetime(result.changed_ns))
         decision = decide(
             desired=result.target,
             changed_ns=result.changed_ns,
@@ -213,10 +216,10 @@ def _decide_strategy(
             enter_on_first_bar=strategy.enter_on_first_bar,
             first_counted_ns=first_ns,
             window_start_ns=window_start_ns,
+            # A signal on a bar closing after the change (a manual one, an alert) overrode it; one on
+            # the same bar is a signal that took the change's key (an alert), so the change still counts.
+            overridden=changed_on is not None and last_bar_time is not None and last_bar_time > changed_on,
         )
-        changed_on = None
-        if result.changed_ns is not None and result.changed_ns != result.last_ns:
-            changed_on = context.calendar.bar_close(context.timeframe, _to_datetime(result.changed_ns))
         note = decision.note
         if decision.outside_window:
             when = f"on the bar closing {changed_on:%Y-%m-%d %H:%M}" if changed_on else "before the look-back"

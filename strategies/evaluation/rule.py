@@ -7,6 +7,10 @@ changed on lies inside the catch-up window (EVALUATION_CATCH_UP_WINDOW: the same
 default). Outside the window the change is recorded in the ledger as not signalled, with its
 reason. A strategy that has never signalled on an instrument waits for a change seen since it was
 first evaluated, unless ``enter_on_first_bar`` is on.
+
+A signal made on the instrument after the desired target took its value (an operator's manual
+signal, a webhook alert) overrides it: the strategy waits for its next change rather than undoing
+the override on the next bar as if it were a missed change.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ def decide(
     enter_on_first_bar: bool,
     first_counted_ns: int,
     window_start_ns: int,
+    overridden: bool = False,
 ) -> Decision:
     """Level-triggered: does the desired target on the bar starting ``last_ns`` become a signal?
 
@@ -41,7 +46,8 @@ def decide(
     first candle of the look-back, so when is unknown). Bars starting at or after
     ``window_start_ns`` are inside the catch-up window; ``first_counted_ns`` is the start of the
     strategy's first evaluated bar (for a strategy that never signalled on the instrument, only
-    changes from there count).
+    changes from there count). ``overridden``: the last signal was made after the bar the desired
+    target took its value on closed, so it is not a change this strategy missed.
     """
     if last_signalled is None:
         if desired == 0:
@@ -52,6 +58,10 @@ def decide(
             return Decision(False, note=f"holds {desired:+d} from before it was evaluated: waits for a change")
     elif desired == last_signalled:
         return Decision(False, note=f"holds {desired:+d}, as last signalled")
+    elif overridden:
+        return Decision(
+            False, note=f"wants {desired:+d} since before its last signal ({last_signalled:+d}): waits for a change"
+        )
     if changed_ns is None or changed_ns < window_start_ns:
         return Decision(False, outside_window=True)
     if changed_ns == last_ns:

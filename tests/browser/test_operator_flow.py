@@ -4,7 +4,7 @@ The pages run on pytest-django's live server; orders go through a real Celery wo
 the paper broker, exactly as ``make run`` does, and the live regions refresh by themselves.
 """
 
-from decimal import Decimal
+import time
 
 import pytest
 
@@ -38,52 +38,56 @@ def test_log_in_start_send_a_signal_and_emergency_stop(celery_worker, live_serve
     assert page.locator("#simulated-badge").is_visible()
     shot(page, artifacts, "02-overview-demo")
 
-    # Start the engine.
+    # Start the engine: the strategies' latest closed bars are evaluated at once, and within a minute
+    # every demo account holds what its strategies want (the demo's strategies are never flat).
     page.click("#engine-start")
     page.wait_for_selector("#engine-status:text-is('Running')")
     assert engine_state().running
     shot(page, artifacts, "03-engine-started")
+    held = Position.objects.filter(strategy__name=DEMO_STRATEGY, instrument__tradingsymbol="INFY").exclude(quantity=0)
+    deadline = time.monotonic() + 60
+    while held.count() < len(DEMO_ACCOUNTS) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert held.count() == len(DEMO_ACCOUNTS), "the demo did not take its positions within a minute of Start"
+    page.goto(base + "/")
+    assert int(page.locator("#open-positions-count").inner_text()) >= len(DEMO_ACCOUNTS)
+    shot(page, artifacts, "04-positions-taken-at-start")
 
-    # Send a manual long signal with a stop 2% under the last price.
+    # Exit INFY by hand on the 1m strategy (flat: no stop needed).
     page.goto(base + "/signals/")
-    price = Decimal(page.locator("#last-prices [data-symbol='NSE:INFY']").get_attribute("data-price"))
-    tick = Decimal("0.05")
-    stop = (price * Decimal("0.98") / tick).to_integral_value() * tick
     page.select_option("#id_strategy", label=DEMO_STRATEGY)
     page.select_option("#id_instrument", label="NSE:INFY")
-    page.select_option("#id_direction", value="1")
-    page.fill("#id_stop_price", str(stop))
-    shot(page, artifacts, "04-manual-signal-form")
+    page.select_option("#id_direction", value="0")
+    shot(page, artifacts, "05-manual-exit-form")
     page.click("#manual-signal-submit")
     page.wait_for_url("**/signals/*/")
-    shot(page, artifacts, "05-signal-sent")
+    shot(page, artifacts, "06-signal-sent")
+    signal_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
 
     # Its orders appear as the accounts handle it, by live refresh: the page is never reloaded.
     page.evaluate("window.__stillTheSamePage = true")
     # Locators, not wait_for_function: the Content-Security-Policy forbids the eval it needs.
     complete = page.locator("#signal-orders tr.order-row[data-status=COMPLETE]")
-    complete.nth(3).wait_for(timeout=90_000)
-    assert complete.count() == 4
+    complete.nth(len(DEMO_ACCOUNTS) - 1).wait_for(timeout=90_000)
+    assert complete.count() == len(DEMO_ACCOUNTS)  # one exit per account
     assert page.evaluate("window.__stillTheSamePage") is True
     for name in DEMO_ACCOUNTS:
         assert page.locator("#signal-orders").get_by_text(name).is_visible()
-    orders = Order.objects.filter(signal__strategy__name=DEMO_STRATEGY)
-    assert orders.count() == 4 and {o.status for o in orders} == {OrderStatus.COMPLETE}
-    shot(page, artifacts, "06-orders-appeared")
+    orders = Order.objects.filter(signal_id=signal_id)
+    assert orders.count() == len(DEMO_ACCOUNTS) and {o.status for o in orders} == {OrderStatus.COMPLETE}
+    assert not held.exists(), "INFY is flat on every account after the manual exit"
+    shot(page, artifacts, "07-exits-complete")
 
-    # The overview now shows the four open positions.
+    # Emergency stop from the overview, confirmed in its dialog: every position goes flat.
     page.goto(base + "/")
-    assert page.locator("#open-positions-count").inner_text() == "4"
-    assert page.locator("#overview-positions tbody tr").count() == 4
-    shot(page, artifacts, "07-positions-open")
-
-    # Emergency stop, confirmed in its dialog: every position goes flat.
     page.click("#engine-emergency-stop")
     dialog = page.locator("#emergency-stop-modal")
     dialog.wait_for(state="visible")
     assert "squares off" in dialog.inner_text()
     shot(page, artifacts, "08-emergency-confirm")
-    page.click("#emergency-stop-confirm")
+    with page.expect_navigation():
+        page.click("#emergency-stop-confirm")
+    page.goto(base + "/")  # wherever the stop's answer led, the overview shows its outcome
     page.wait_for_selector("#engine-status:text-is('Emergency stop: kill switch on')")
     page.wait_for_selector("#overview-positions >> text=every account is flat")
     assert page.locator("#open-positions-count").inner_text() == "0"

@@ -222,3 +222,39 @@ def test_an_earlier_default_schedule_is_moved_to_bar_closes_an_operators_is_kept
     ensure_beat_schedules()
     assert PeriodicTask.objects.get(name="trading:evaluate 1h").crontab.minute == "0"
     assert PeriodicTask.objects.get(name="trading:evaluate 1d").crontab == mine
+
+
+def test_a_manual_signal_overrides_the_strategy_until_its_next_change(sma):
+    """An operator exits the strategy's position by hand: the next bars leave it flat (the long it
+    wants is not a change it missed), and its next change trades as usual."""
+    from execution.engine.signals import signal_submit
+
+    strategy, instrument = sma
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    risk_services.engine_start(reason="test")
+    run(start)
+    change = entry_change(strategy, instrument, start)
+    [entry] = run(change).signals
+    manual_at = change + timedelta(seconds=20)
+    signal_submit(
+        strategy=strategy,
+        instrument=instrument,
+        bar_time=manual_at,
+        target=0,
+        price=entry.price,
+        stop_price=None,
+        source="manual",
+    )
+    held = [
+        change + k * MINUTE for k in range(1, 4) if target_at(strategy, instrument, change + k * MINUTE) == entry.target
+    ]
+    assert held, "the strategy should keep its target for a bar or more after the change"
+
+    for bar in held:
+        assert run(bar).signals == [], f"{bar}: the manual exit was undone"
+        detail = Evaluation.objects.get(strategy=strategy, bar_close=bar).instruments["NSE:INFY"]
+        assert "since before its last signal" in detail["note"]
+
+    following = entry_change(strategy, instrument, held[-1])
+    [again] = run(following).signals
+    assert again.bar_time == following and again.caught_up_from is None
