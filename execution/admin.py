@@ -16,7 +16,7 @@ from strategies.admin import SignalAdmin, StrategyAdmin
 from strategies.models import Signal, Strategy
 
 from .mappings import mapping_save
-from .models import AccountStrategy, Delivery, Fill, Order, Position, PositionMismatch
+from .models import AccountStrategy, Delivery, Fill, Operation, Order, Position, PositionMismatch
 
 
 class AuditAdmin(admin.ModelAdmin):
@@ -299,6 +299,19 @@ class PositionMismatchAdmin(AuditAdmin):
     list_filter = ("account", "product", ("resolved_at", admin.EmptyFieldListFilter))
     search_fields = ("tradingsymbol", "account__name")
     list_select_related = ("account",)
+
+
+@admin.register(Operation)
+class OperationAdmin(AuditAdmin):
+    """Emergency stops, flattens and square-offs as they were recorded; the dashboard's Operations
+    page shows each one account by account."""
+
+    list_display = ("id", "created_at", "kind", "state", "actor", "account", "strategy", "reason", "finished_at")
+    list_display_links = ("id", "created_at")
+    list_filter = ("kind", "state")
+    search_fields = ("reason", "summary", "account__name", "strategy__name", "actor__username")
+    list_select_related = ("actor", "account", "strategy")
+    date_hierarchy = "created_at"
 
 
 # --- deliveries: each mapped account's outcome of a signal --------------------------------------

@@ -9,7 +9,7 @@ from django import forms
 from django_filters.fields import IsoDateTimeField
 
 from accounts.models import Account
-from execution.models import AccountStrategy, Fill, Order, Position
+from execution.models import AccountStrategy, Fill, Operation, OperationKind, OperationState, Order, Position
 from risk.models import RiskDecisionRecord
 from strategies.models import Evaluation, Instrument, Signal, Strategy
 
@@ -150,3 +150,14 @@ class EvaluationFilter(filters.FilterSet):
         if value is None:
             return qs
         return qs.exclude(problems={}) if value else qs.filter(problems={})
+
+
+class OperationFilter(filters.FilterSet):
+    """``kind=emergency_stop&state=running``: a value that is not one of the choices is a 400."""
+
+    kind = filters.ChoiceFilter(choices=OperationKind.choices)
+    state = filters.ChoiceFilter(choices=OperationState.choices)
+
+    class Meta:
+        model = Operation
+        fields = ("kind", "state")

@@ -32,6 +32,7 @@ urlpatterns = [
     path("system/start", system.SystemStartView.as_view(), name="system-start"),
     path("system/stop", system.SystemStopView.as_view(), name="system-stop"),
     path("system/emergency-stop", system.EmergencyStopView.as_view(), name="system-emergency-stop"),
+    path("system/operations", system.OperationListView.as_view(), name="system-operations"),
     path("system/operations/<int:operation_id>", system.OperationView.as_view(), name="system-operation"),
     path("system/kill-switch-reset", system.KillSwitchResetView.as_view(), name="system-kill-switch-reset"),
     path("signals/manual", signals.ManualSignalView.as_view(), name="signal-manual"),

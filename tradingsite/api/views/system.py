@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -28,6 +28,7 @@ from risk.serializers import (
 from strategies.selectors import market_data_source, strategy_run_summary
 
 from ..errors import Conflict
+from ..filters import OperationFilter
 from ..schema import ErrorSerializer
 
 SystemStatusSerializer = inline_serializer(
@@ -182,6 +183,24 @@ class EmergencyStopView(APIView):
         response = operation_started(request, operation)
         response.data["status"] = system_status()
         return response
+
+
+class OperationListView(generics.ListAPIView):
+    """Every operation, newest first: what the emergency stops, flattens and square-offs did."""
+
+    serializer_class = OperationSerializer
+    filterset_class = OperationFilter
+
+    def get_queryset(self):
+        return execution_selectors.operations_filtered()
+
+    @extend_schema(
+        tags=["system"],
+        summary="List operations (emergency stops, flattens, strategy stops, MIS square-offs), newest first",
+        description="Each as `GET /api/system/operations/{id}` answers it. Filter by `kind` and `state`.",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class OperationView(APIView):

@@ -1,0 +1,90 @@
+"""GET /api/system/operations: every operation newest first, filtered by kind and state, paginated,
+each as GET /api/system/operations/{id} answers it."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from execution.models import Operation, OperationKind, OperationState
+from tests.api.conftest import error_of
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2025, 1, 6, 3, 45, tzinfo=UTC)  # 09:15 IST
+
+
+@pytest.fixture
+def operations(book, staff_user):
+    made = []
+    for n, (kind, state, extra) in enumerate(
+        [
+            (OperationKind.EMERGENCY_STOP, OperationState.DONE, {"actor": staff_user}),
+            (OperationKind.ACCOUNT_FLATTEN, OperationState.FAILED, {"account": book["asha"]}),
+            (OperationKind.INTRADAY_SQUARE_OFF, OperationState.RUNNING, {}),
+            (OperationKind.ACCOUNT_FLATTEN, OperationState.DONE, {"account": book["bharat"]}),
+        ]
+    ):
+        op = Operation.objects.create(kind=kind, state=state, reason=f"reason {n}", started="at once", **extra)
+        Operation.objects.filter(pk=op.pk).update(created_at=START + timedelta(minutes=n))
+        made.append(op)
+    return made
+
+
+def ids(response) -> list[int]:
+    assert response.status_code == 200, response.json()
+    return [row["id"] for row in response.json()["results"]]
+
+
+def test_the_list_is_newest_first_and_each_row_is_the_detail(viewer, operations):
+    response = viewer.get("/api/system/operations")
+    assert ids(response) == [op.id for op in reversed(operations)]
+    first = response.json()["results"][-1]
+    assert first == viewer.get(f"/api/system/operations/{operations[0].id}").json()
+    assert first["created_at"] == "2025-01-06T09:15:00+05:30"
+
+
+def test_filters_by_kind_and_state(viewer, operations):
+    flatten_done, flatten_failed = operations[3], operations[1]
+    assert ids(viewer.get("/api/system/operations?kind=account_flatten")) == [flatten_done.id, flatten_failed.id]
+    assert ids(viewer.get("/api/system/operations?state=failed")) == [flatten_failed.id]
+    assert ids(viewer.get("/api/system/operations?kind=account_flatten&state=done")) == [flatten_done.id]
+    assert ids(viewer.get("/api/system/operations?kind=emergency_stop&state=queued")) == []
+
+
+@pytest.mark.parametrize("query,field", [("kind=panic", "kind"), ("state=finished", "state")])
+def test_a_bad_filter_value_is_a_400_naming_it(viewer, operations, query, field):
+    response = viewer.get(f"/api/system/operations?{query}")
+    assert response.status_code == 400
+    assert field in error_of(response)["fields"]
+
+
+def test_paginated_like_the_other_lists(viewer, operations):
+    first = viewer.get("/api/system/operations?page_size=3").json()
+    assert first["count"] == 4 and len(first["results"]) == 3 and first["next"] and first["previous"] is None
+    second = viewer.get(first["next"]).json()
+    assert [row["id"] for row in second["results"]] == [operations[0].id]
+
+
+def test_needs_a_login_and_is_read_only(anonymous, viewer, operations):
+    assert anonymous.get("/api/system/operations").status_code == 401
+    assert viewer.post("/api/system/operations", {}, format="json").status_code in (403, 405)
+
+
+def test_the_list_queries_do_not_grow_with_the_operations(viewer, book, django_assert_max_num_queries):
+    def make(n):
+        for _ in range(n):
+            Operation.objects.create(kind=OperationKind.ACCOUNT_FLATTEN, account=book["asha"], reason="r", started="s")
+
+    make(2)
+    with django_assert_max_num_queries(8) as few:
+        assert viewer.get("/api/system/operations").status_code == 200
+    make(60)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(ids(viewer.get("/api/system/operations"))) == 50
+
+
+def test_documented_in_the_schema(staff):
+    schema = staff.get("/api/schema/?format=json").json()
+    listing = schema["paths"]["/api/system/operations"]["get"]
+    assert {p["name"] for p in listing["parameters"]} >= {"kind", "state", "page", "page_size"}
+    assert "400" in listing["responses"] and "401" in listing["responses"]
