@@ -205,6 +205,14 @@ class OperationDetail:
     open_positions: int  # open in its scope now, all accounts
 
     @property
+    def took_seconds(self) -> int | None:
+        """How long its task ran, once finished."""
+        op = self.operation
+        if op.finished_at is None:
+            return None
+        return round((op.finished_at - (op.running_since or op.created_at)).total_seconds())
+
+    @property
     def live(self) -> bool:
         """Still changing: queued, running, or exits sent and not filled yet."""
         return self.operation.state in (OperationState.QUEUED, OperationState.RUNNING) or not self.progress.settled

@@ -1,4 +1,5 @@
-"""The operator's morning, in a real browser: log in, start, trade by hand, emergency stop.
+"""The operator's morning, in a real browser: log in, start, trade by hand, emergency stop (and
+follow it on its operation page until every account is flat).
 
 The pages run on pytest-django's live server; orders go through a real Celery worker (Redis) and
 the paper broker, exactly as ``make run`` does, and the live regions refresh by themselves.
@@ -9,7 +10,7 @@ import time
 import pytest
 
 from execution.demo import demo_seed
-from execution.models import Order, OrderStatus, Position
+from execution.models import Operation, OperationKind, Order, OrderStatus, Position
 from risk.selectors import engine_state
 from tests.browser.conftest import DESKTOP, PHONE, csp_violations, log_in
 
@@ -85,16 +86,43 @@ def test_log_in_start_send_a_signal_and_emergency_stop(celery_worker, live_serve
     dialog.wait_for(state="visible")
     assert "squares off" in dialog.inner_text()
     shot(page, artifacts, "08-emergency-confirm")
-    with page.expect_navigation():
-        page.click("#emergency-stop-confirm")
-    page.goto(base + "/")  # wherever the stop's answer led, the overview shows its outcome
+    open_before = Position.objects.exclude(quantity=0).count()
+    assert open_before > 0  # the demo's other strategies and instruments
+    page.click("#emergency-stop-confirm")
+
+    # It lands on the emergency stop's own page, which follows it by live refresh until it is done
+    # and every exit has filled, then stops refreshing.
+    page.wait_for_url("**/operations/*/")
+    operation = Operation.objects.get(kind=OperationKind.EMERGENCY_STOP)
+    assert page.url == f"{base}/operations/{operation.id}/"
+    assert f"Emergency stop #{operation.id}" in page.locator("main h1").inner_text()
+    shot(page, artifacts, "09-emergency-stop-operation")
+    page.locator("#operation-settled").wait_for(timeout=90_000)
+    assert page.locator("#operation-state .operation-state").inner_text() == "Done"
+    assert page.locator("#operation-finished time").inner_text().endswith(" IST")
+    operation.refresh_from_db()
+    assert len(operation.report["exit_orders"]) == open_before and operation.report["failed_exits"] == []
+    exits = "1 exit sent" if open_before == 1 else f"{open_before} exits sent"
+    flat = "1 position flat" if open_before == 1 else f"{open_before} positions flat"
+    assert page.locator("#operation-facts .exits-sent").inner_text() == exits
+    assert page.locator("#operation-facts .positions-flat").inner_text() == flat
+    assert page.locator("#operation-open-positions").inner_text() == "0 positions still open"
+    accounts = page.locator(".operation-account")
+    assert accounts.count() >= 1
+    for n in range(accounts.count()):
+        assert accounts.nth(n).locator(".account-open-positions").inner_text() == "flat"
+        assert accounts.nth(n).locator("tr.order-row[data-status=COMPLETE]").count() >= 1
+    shot(page, artifacts, "10-emergency-stop-done")
+
+    # The overview agrees: kill switch on, every account flat.
+    page.goto(base + "/")
     page.wait_for_selector("#engine-status:text-is('Emergency stop: kill switch on')")
     page.wait_for_selector("#overview-positions >> text=every account is flat")
     assert page.locator("#open-positions-count").inner_text() == "0"
     assert not Position.objects.exclude(quantity=0).exists()
     state = engine_state()
     assert state.kill_switch and not state.running
-    shot(page, artifacts, "09-flat-after-emergency-stop")
+    shot(page, artifacts, "11-flat-after-emergency-stop")
 
 
 PAGES = [
@@ -107,6 +135,7 @@ PAGES = [
     "/positions/",
     "/orders/",
     "/signals/",
+    "/operations/",
 ]
 
 

@@ -51,12 +51,9 @@ def emergency_stop(request: HttpRequest) -> HttpResponse:
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     origin = f"the dashboard ({request.META.get('REMOTE_ADDR') or 'an unknown address'})"
     operation = emergency_stop_start(actor=request.user, reason=reason, origin=origin)
-    messages.warning(
-        request,
-        f"Emergency stop #{operation.id}: {operation.started} Watch the positions go flat; its report is under "
-        f"/api/system/operations/{operation.id}.",
-    )
-    return redirect(safe_next(request))
+    messages.warning(request, f"Emergency stop #{operation.id}: {operation.started} This page follows it to the end.")
+    # To the operation's own page, wherever it was pressed: that is where the exits are seen going out.
+    return redirect("dashboard:operation", operation_id=operation.id)
 
 
 @staff_action

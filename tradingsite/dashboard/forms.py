@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import forms
 
-from execution.models import OrderStatus
+from execution.models import OperationKind, OperationState, OrderStatus
 from execution.selectors.charts import DEFAULT_BARS, MAX_BARS
 from strategies.models import Instrument, Strategy, Timeframe
 
@@ -66,6 +66,14 @@ class OrderFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any status"), *OrderStatus.choices], required=False)
     account = forms.IntegerField(required=False, min_value=1)
     strategy = forms.IntegerField(required=False, min_value=1)
+    operation = forms.IntegerField(required=False, min_value=1)  # the orders an operation cancelled or sent
+
+
+class OperationFilterForm(forms.Form):
+    """The operations page's filters; bad values are ignored rather than failing the page."""
+
+    kind = forms.ChoiceField(choices=[("", "Any kind"), *OperationKind.choices], required=False)
+    state = forms.ChoiceField(choices=[("", "Any state"), *OperationState.choices], required=False)
 
 
 class ChartQueryForm(forms.Form):

@@ -12,23 +12,25 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from accounts.models import Account
 from execution import selectors as execution_selectors
+from execution.models import Operation
 from risk import selectors as risk_selectors
 from strategies import selectors as strategy_selectors
 from strategies.models import Signal, Strategy, StrategyWebhook
 
 from .access import viewer_required
-from .forms import EmergencyStopForm, ManualSignalForm, OrderFilterForm, StrategySettingsForm
+from .forms import EmergencyStopForm, ManualSignalForm, OperationFilterForm, OrderFilterForm, StrategySettingsForm
 
 logger = logging.getLogger(__name__)
 
 POSITIONS_PER_PAGE = 100
 ORDERS_PER_PAGE = 50
+OPERATIONS_PER_PAGE = 25
 SIGNALS_SHOWN = 50
 
 
@@ -208,6 +210,8 @@ def orders(request: HttpRequest) -> HttpResponse:
     orders = execution_selectors.orders_filtered(
         status=data.get("status") or "", account_id=data.get("account"), strategy_id=data.get("strategy")
     )
+    if operation_id := data.get("operation"):
+        orders = orders.filter(pk__in=execution_selectors.operation_order_ids(operation_id=operation_id))
     page = execution_selectors.orders_page(orders=orders, number=request.GET.get("page"), per_page=ORDERS_PER_PAGE)
     query = request.GET.copy()
     query.pop("page", None)
@@ -220,6 +224,38 @@ def orders(request: HttpRequest) -> HttpResponse:
         "strategy_choices": Strategy.objects.order_by("name").values_list("id", "name"),
     }
     return _live(request, "dashboard/orders.html", "dashboard/partials/orders_live.html", context)
+
+
+@viewer_required
+def operations(request: HttpRequest) -> HttpResponse:
+    """Emergency stops, flattens and square-offs, newest first, each with its progress."""
+    filters = OperationFilterForm(request.GET)
+    filters.is_valid()
+    data = filters.cleaned_data
+    qs = execution_selectors.operations_filtered(kind=data.get("kind") or "", state=data.get("state") or "")
+    page = Paginator(qs, OPERATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    progress = execution_selectors.operations_progress(list(page.object_list))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "rows": [(operation, progress[operation.id]) for operation in page.object_list],
+        "query": query.urlencode(),
+        "filter_form": filters,
+        "filters": data,
+    }
+    return _live(request, "dashboard/operations.html", "dashboard/partials/operations_live.html", context)
+
+
+@viewer_required
+def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
+    """One operation account by account; its live region refreshes until nothing more will change."""
+    try:
+        detail = execution_selectors.operation_detail(operation_id=operation_id)
+    except Operation.DoesNotExist:
+        raise Http404("No such operation.")
+    context = {"detail": detail, "operation": detail.operation}
+    return _live(request, "dashboard/operation.html", "dashboard/partials/operation_live.html", context)
 
 
 @viewer_required
