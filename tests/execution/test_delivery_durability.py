@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -96,9 +97,28 @@ def beat(process_env, log_dir, settings):
         stdout=open(log_dir / "beat.log", "w"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
     )
+    _wait_until_sweeping(process, log_dir / "beat.log")
     yield process
     process.terminate()
     process.wait(timeout=20)
+
+
+def _wait_until_sweeping(beat: subprocess.Popen, log: Path, *, timeout: float = 180) -> None:
+    """Return once beat has sent its first sweep. The promise is about a running sweeper: each test's
+    deadline is counted from its fault, and beat's own start (Django's imports, ~5 s idle, 10-25 s
+    and more on a loaded machine) is no part of it. Started beside the test, beat could still be
+    importing when the fault came and the whole budget went on its start: the flake with every
+    killed batch's deliveries still pending and no sweep in the worker's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if beat.poll() is not None:
+            raise RuntimeError(f"beat exited at start with code {beat.returncode}: {log.read_text()[-2000:]}")
+        if "Sending due task sweep deliveries" in log.read_text():
+            return
+        time.sleep(0.2)
+    beat.terminate()
+    beat.wait(timeout=20)
+    raise RuntimeError(f"beat sent no sweep within {timeout:.0f} s of its start")
 
 
 @pytest.fixture
