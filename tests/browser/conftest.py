@@ -59,7 +59,9 @@ def pytest_runtest_makereport(item, call):
 def page(browser, request, artifacts):
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    # An upper bound, not a speed test: at load 10 a login (password, a TOTP code that may wait for
+    # the next 30-second step, the redirect) overran 30 s.
+    page.set_default_timeout(60_000)
     refused = csp_violations(page)
     yield page
     failed = getattr(request.node, "report_call", None)
