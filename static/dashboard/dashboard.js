@@ -10,6 +10,22 @@
     }
   });
 
+  // One dialog serves every row (flatten an account): the button that opened it says which row
+  // (data-action, data-subject), as the rows are re-rendered by the live refresh. Until a row's
+  // button has filled it in, the dialog's form has nowhere to post and its submit stays disabled.
+  document.addEventListener("show.bs.modal", function (event) {
+    var form = event.target.querySelector("form[data-action-from-trigger]");
+    var trigger = event.relatedTarget;
+    if (!form || !trigger || !trigger.getAttribute("data-action")) return;
+    form.reset();  // a reason typed for another row does not carry over
+    form.setAttribute("action", trigger.getAttribute("data-action"));
+    var subject = trigger.getAttribute("data-subject") || "";
+    Array.prototype.forEach.call(form.querySelectorAll("[data-fill=subject]"), function (element) {
+      element.textContent = subject;
+    });
+    form.querySelector("[type=submit]").disabled = false;
+  });
+
   // Say so when a live refresh fails, instead of silently showing old figures.
   var banner = document.getElementById("connection-lost");
   function showLost(lost) {

@@ -12,8 +12,9 @@ from accounts.models import Account
 from execution.engine import switch as engine_switch
 from execution.engine.signals import manual_signal_submit
 from execution.operations import emergency
-from execution.operations.runs import emergency_stop_start
+from execution.operations.runs import account_flatten_start, emergency_stop_start, strategy_stop_start
 from risk import services as risk_services
+from strategies.models import Strategy
 
 from .access import safe_next, staff_action
 from .forms import EmergencyStopForm, ManualSignalForm, ReasonForm
@@ -84,6 +85,30 @@ def account_resume(request: HttpRequest, account_id: int) -> HttpResponse:
 
 
 @staff_action
+def account_flatten(request: HttpRequest, account_id: int) -> HttpResponse:
+    """The API's flatten (the same service): cancel one account's orders and close its positions in a task."""
+    account = get_object_or_404(Account, pk=account_id)
+    operation = account_flatten_start(
+        account=account, actor=request.user, reason=_reason(request, "Flattened from the dashboard")
+    )
+    messages.warning(
+        request, f"Account flatten #{operation.id} of {account}: {operation.started} This page follows it to the end."
+    )
+    return redirect("dashboard:operation", operation_id=operation.id)
+
+
+@staff_action
+def strategy_stop(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    """The API's strategy stop (the same service): switched off at once, its positions closed in a task."""
+    strategy = get_object_or_404(Strategy, pk=strategy_id)
+    operation = strategy_stop_start(
+        strategy=strategy, actor=request.user, reason=_reason(request, "Stopped from the dashboard")
+    )
+    messages.warning(request, f"Strategy stop #{operation.id}: {operation.started} This page follows it to the end.")
+    return redirect("dashboard:operation", operation_id=operation.id)
+
+
+@staff_action
 def manual_signal(request: HttpRequest) -> HttpResponse:
     form = ManualSignalForm(request.POST)
     if form.is_valid():
@@ -113,7 +138,6 @@ def strategy_settings_save(request: HttpRequest, strategy_id: int) -> HttpRespon
     from django.core.exceptions import ValidationError
 
     from strategies import services as strategy_services
-    from strategies.models import Strategy
 
     from .forms import StrategySettingsForm
     from .views import strategy_settings_page
@@ -146,7 +170,6 @@ def strategy_webhook_rotate(request: HttpRequest, strategy_id: int) -> HttpRespo
     Rendered, not redirected: the secret never goes into a message (a cookie or the session).
     """
     from strategies import services as strategy_services
-    from strategies.models import Strategy
 
     from .forms import StrategySettingsForm
     from .views import strategy_settings_page
