@@ -26,7 +26,8 @@ class Account:
     access_tokens: set[str] = field(default_factory=set)
     request_tokens: dict[str, float] = field(default_factory=dict)  # token -> monotonic expiry
     order_ids: list[str] = field(default_factory=list)
-    trades: list[dict] = field(default_factory=list)
+    trades: list[dict] = field(default_factory=list)  # today's fills
+    holdings: dict = field(default_factory=dict)  # (exchange, tradingsymbol) -> holdings.Holding
     last_login: str | None = None
 
     @property
@@ -72,6 +73,7 @@ class Account:
             "allowed_ips": list(self.allowed_ips) if self.allowed_ips is not None else None,
             "orders": len(self.order_ids),
             "trades": len(self.trades),
+            "holdings": len(self.holdings),
             "last_login": self.last_login,
         }
 

@@ -129,8 +129,7 @@ def positions(emu: KiteEmulator, req: Request):
 
 
 def holdings(emu: KiteEmulator, req: Request):
-    req_account(emu, req)
-    return []
+    return emu.holdings_payload(req_account(emu, req))
 
 
 # ---- market data --------------------------------------------------------------------------------

@@ -124,6 +124,23 @@ def config(emu: KiteEmulator, req: Request, args: dict):
     }
 
 
+def holdings(emu: KiteEmulator, req: Request, args: dict):
+    if req.method == "POST":
+        emu.set_holding(
+            args["api_key"],
+            args["instrument"],
+            quantity=int(args.get("quantity") or 0),
+            t1_quantity=int(args.get("t1_quantity") or 0),
+            average_price=args.get("average_price"),
+        )
+    return emu.holdings(args["api_key"])
+
+
+def roll_day(emu: KiteEmulator, req: Request, args: dict):
+    emu.roll_day(args.get("api_key"))
+    return True
+
+
 def state(emu: KiteEmulator, req: Request, args: dict):
     return emu.state()
 
@@ -153,6 +170,8 @@ CONTROL_ROUTES = [
     ("POST", r"/_emulator/ltp", ltp),
     ("POST", r"/_emulator/instruments", instruments),
     ("GET|POST", r"/_emulator/config", config),
+    ("GET|POST", r"/_emulator/holdings", holdings),
+    ("POST", r"/_emulator/roll-day", roll_day),
     ("GET", r"/_emulator/state", state),
     ("GET", r"/_emulator/requests", requests_log),
     ("GET", r"/_emulator/postbacks", postbacks),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .accounts import Account
 from .faults import Fault, FaultBook
+from .holdings import Holding, compute_holdings, roll_holdings
 from .instruments import DEFAULT_CSV, Instrument, InstrumentStore
 from .market import Market
 from .orders import TRANSIENT_STATUSES, Order, OrderEngine, render
@@ -19,7 +20,7 @@ from .postbacks import PostbackSender, postback_payload
 from .protocol import Request
 from .ratelimit import RateLimiter
 from .server import EmulatorHTTPServer
-from .util import now_ist
+from .util import now_ist, to_decimal
 
 DEFAULT_POSTBACK_STATUSES = frozenset(
     {"OPEN", "TRIGGER PENDING", "AMO REQ RECEIVED", "COMPLETE", "CANCELLED", "REJECTED", "UPDATE"}
@@ -278,6 +279,55 @@ class KiteEmulator:
         with self.lock:
             return compute_positions(self.accounts[api_key].trades, self.instruments, self.market.ltp)
 
+    # ---- holdings and the trading day ----------------------------------------------------------
+    def holdings_payload(self, acc: Account) -> list[dict]:
+        return compute_holdings(
+            acc.holdings,
+            acc.trades,
+            self.instruments,
+            self.market.ltp,
+            lambda inst: to_decimal(self.market.ohlc(inst)["close"]),
+        )
+
+    def holdings(self, api_key: str) -> list[dict]:
+        with self.lock:
+            return self.holdings_payload(self.accounts[api_key])
+
+    def set_holding(
+        self, api_key: str, instrument: str, *, quantity: int = 0, t1_quantity: int = 0, average_price: object = None
+    ) -> None:
+        """Put a holding in place as the day opens with it (``instrument`` is ``"NSE:INFY"``):
+        ``quantity`` delivered, ``t1_quantity`` bought on the last trading day. Zero removes it."""
+        with self.lock:
+            inst = self.instruments.by_key(instrument)
+            if inst is None:
+                raise KeyError(instrument)
+            acc = self.accounts[api_key]
+            key = (inst.exchange, inst.tradingsymbol)
+            if quantity + t1_quantity <= 0:
+                acc.holdings.pop(key, None)
+                return
+            price = self.market.ltp(inst) if average_price is None else to_decimal(average_price)
+            acc.holdings[key] = Holding(
+                inst.exchange, inst.tradingsymbol, inst.instrument_token, quantity, t1_quantity, price
+            )
+
+    def roll_day(self, api_key: str | None = None) -> None:
+        """End the trading day for one account (None: every account), as Kite's next morning sees it:
+        the day's net CNC buys become holdings with ``t1_quantity``, the last day's T1 shares are
+        delivered (``quantity``), the day's CNC sells leave the holding; the order book, trades and
+        positions start empty. Open orders are dropped (DAY validity). MIS and NRML positions still
+        open are not carried over (Kite squares MIS off; NRML carry is not modelled). ``clock`` is
+        not moved."""
+        with self.lock:
+            accounts = [self.accounts[api_key]] if api_key is not None else list(self.accounts.values())
+            for acc in accounts:
+                roll_holdings(acc.holdings, acc.trades)
+                acc.trades.clear()
+                for order_id in acc.order_ids:
+                    self.engine.orders.pop(order_id, None)
+                acc.order_ids.clear()
+
     # ---- faults and limits ---------------------------------------------------------------------
     def inject_fault(
         self,
@@ -371,13 +421,15 @@ class KiteEmulator:
             }
 
     def reset(self) -> None:
-        """Forget orders, trades, faults, fill rules, rate-limit windows and logs; keep accounts and sessions."""
+        """Forget orders, trades, holdings, faults, fill rules, rate-limit windows and logs; keep accounts
+        and sessions."""
         with self.lock:
             self.engine.orders.clear()
             self.engine.fill_rules.clear()
             for acc in self.accounts.values():
                 acc.order_ids.clear()
                 acc.trades.clear()
+                acc.holdings.clear()
             self.faults.clear()
             self.limiter.reset()
             self.requests.clear()

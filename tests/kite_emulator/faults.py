@@ -32,6 +32,7 @@ ROUTE_ALIASES = {
     "order_history": "GET /orders",
     "trades": "GET /trades",
     "positions": "GET /portfolio/positions",
+    "holdings": "GET /portfolio/holdings",
     "profile": "GET /user/profile",
     "margins": "GET /user/margins",
     "quote": "GET /quote",

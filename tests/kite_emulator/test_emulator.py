@@ -259,6 +259,61 @@ def test_positions_math(emu, kite):
     assert products == {"MIS": 6, "CNC": -6}
 
 
+def quantities(held: dict) -> tuple[int, int, int, int]:
+    return held["quantity"], held["t1_quantity"], held["realised_quantity"], held["opening_quantity"]
+
+
+def test_a_cnc_buy_is_a_position_today_a_t1_holding_tomorrow_then_delivered(emu, kite):
+    """Kite's delivery cycle: the day's CNC buy is a position; at the next day's open it is a holding
+    with t1_quantity, one day later delivered (quantity); a sale today is a negative CNC position and
+    the holding's used_quantity, and leaves the holding at the next roll."""
+    market(kite, quantity=10, product="CNC")
+    market(kite, quantity=3)  # MIS: squared off by Kite, never a holding
+    assert kite.holdings() == []
+    assert {p["product"]: p["quantity"] for p in kite.positions()["net"]} == {"CNC": 10, "MIS": 3}
+
+    emu.roll_day()
+    assert kite.positions() == {"net": [], "day": []} and kite.orders() == [] and kite.trades() == []
+    [held] = kite.holdings()
+    assert (held["tradingsymbol"], held["product"], held["average_price"]) == ("INFY", "CNC", 1500)
+    assert quantities(held) == (0, 10, 0, 10)
+    assert connect(emu, "key_b", SECRET_B).holdings() == []
+
+    emu.roll_day("key_a")
+    [held] = kite.holdings()
+    assert quantities(held) == (10, 0, 10, 10)
+
+    market(kite, transaction_type="SELL", quantity=4, product="CNC")
+    [position] = kite.positions()["net"]
+    assert (position["product"], position["quantity"], position["day_sell_quantity"]) == ("CNC", -4, 4)
+    [held] = kite.holdings()
+    assert (held["quantity"], held["used_quantity"], held["opening_quantity"]) == (10, 4, 10)
+
+    market(kite, quantity=2, product="CNC")  # bought back today: T1 tomorrow, on top of the 6 kept
+    emu.roll_day()
+    [held] = kite.holdings()
+    assert (held["quantity"], held["t1_quantity"], held["used_quantity"], held["opening_quantity"]) == (8, 0, 0, 8)
+    market(kite, transaction_type="SELL", quantity=8, product="CNC")
+    emu.roll_day()
+    assert kite.holdings() == []
+
+
+def test_a_holding_can_be_set_directly_and_over_the_control_endpoint(emu, kite):
+    emu.set_holding("key_a", "NSE:SBIN", quantity=5, t1_quantity=2, average_price=790)
+    [held] = kite.holdings()
+    assert (held["exchange"], held["tradingsymbol"], held["instrument_token"]) == ("NSE", "SBIN", 779521)
+    assert (held["quantity"], held["t1_quantity"], held["opening_quantity"], held["average_price"]) == (5, 2, 7, 790)
+    answer = requests.post(
+        f"{emu.root}/_emulator/holdings",
+        json={"api_key": "key_a", "instrument": "NSE:SBIN", "quantity": 0},
+        timeout=3,
+    )
+    assert answer.json() == {"status": "success", "data": []}
+    market(kite, quantity=1, product="CNC")
+    assert requests.post(f"{emu.root}/_emulator/roll-day", json={"api_key": "key_a"}, timeout=3).ok
+    assert [h["t1_quantity"] for h in kite.holdings()] == [1]
+
+
 # ---- market data -----------------------------------------------------------------------------------
 def test_quotes(emu, kite):
     emu.set_ltp("NSE:INFY", 1234.55)
