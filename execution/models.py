@@ -8,6 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Sum
 
+from strategies.models import Product
+
 PERCENT = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))]
 
 
@@ -186,6 +188,9 @@ class Order(models.Model):
     unknown_checks = models.PositiveSmallIntegerField(
         default=0, help_text="Order-book lookups by tag that did not find this UNKNOWN order yet."
     )
+    # The operation (emergency stop, flatten, square-off) that sent this exit or cancelled this order,
+    # stamped as it happens, so a running or failed operation's record is exact, not estimated.
+    operation = models.ForeignKey("Operation", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -437,3 +442,17 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}: {self.state}"
+
+    @property
+    def scope(self) -> dict:
+        """What it flattens, as a filter on orders and on positions (both have account, strategy and
+        product): one account (a flatten, a daily-loss flatten), one strategy (a strategy stop), the
+        MIS positions (the square-off), or everything (``{}``: the emergency stop). The one rule:
+        the run flattens it (``execution.operations.runs``) and the progress pages read it."""
+        if self.kind in (OperationKind.ACCOUNT_FLATTEN, OperationKind.DAILY_LOSS_FLATTEN):
+            return {"account_id": self.account_id}
+        if self.kind == OperationKind.STRATEGY_STOP:
+            return {"strategy_id": self.strategy_id}
+        if self.kind == OperationKind.INTRADAY_SQUARE_OFF:
+            return {"product": Product.MIS}
+        return {}

@@ -34,6 +34,7 @@ from .squareoff import (
     REASON_EMERGENCY,
     REASON_INTRADAY,
     REASON_STRATEGY_STOP,
+    FlattenError,
     FlattenReport,
     flatten,
     flatten_has_work,
@@ -189,38 +190,45 @@ def daily_loss_flatten_start(*, account, reason: str) -> Operation:
     return _queued(operation)
 
 
-def _flatten(operation: Operation, progress: Callable[[str], None] | None = None) -> FlattenReport:
+# What each kind of operation says on its exits (the tag's reason letter and the order's reason).
+def _why(operation: Operation) -> tuple[str, str]:
     if operation.kind == OperationKind.ACCOUNT_FLATTEN:
-        account = operation.account
-        scope, code, why = {"account_id": account.pk}, REASON_ACCOUNT_FLATTEN, f"{account.name} flattened"
-        report = flatten(scope=scope, reason_code=code, reason=f"{why}: {operation.reason}", progress=progress)
-        risk_services.risk_event_record(
-            kind=RiskEventKind.SQUARE_OFF, account=account, actor=operation.actor, message=report.summary
-        )
-        return report
+        return REASON_ACCOUNT_FLATTEN, f"{operation.account.name} flattened: {operation.reason}"
     if operation.kind == OperationKind.STRATEGY_STOP:
-        strategy = operation.strategy
-        why = f"Strategy {strategy.name} stopped: {operation.reason}"
-        report = flatten(
-            scope={"strategy_id": strategy.pk}, reason_code=REASON_STRATEGY_STOP, reason=why, progress=progress
-        )
-        risk_services.risk_event_record(
-            kind=RiskEventKind.SQUARE_OFF, strategy=strategy, actor=operation.actor, message=report.summary
-        )
-        return report
+        return REASON_STRATEGY_STOP, f"Strategy {operation.strategy.name} stopped: {operation.reason}"
     if operation.kind == OperationKind.INTRADAY_SQUARE_OFF:
-        scope = {"product": Product.MIS}
-        return flatten(scope=scope, reason_code=REASON_INTRADAY, reason=operation.reason, progress=progress)
+        return REASON_INTRADAY, operation.reason
     if operation.kind == OperationKind.DAILY_LOSS_FLATTEN:
-        account = operation.account
-        scope = {"account_id": account.pk}
-        report = flatten(scope=scope, reason_code=REASON_DAILY_LOSS, reason=operation.reason, progress=progress)
-        risk_services.risk_event_record(kind=RiskEventKind.SQUARE_OFF, account=account, message=report.summary)
+        return REASON_DAILY_LOSS, operation.reason
+    return REASON_EMERGENCY, f"Emergency stop: {operation.reason}"
+
+
+def _flatten(operation: Operation, report: FlattenReport) -> FlattenReport:
+    """The operation's cancels and exits, in its scope (``Operation.scope``: the one rule,
+    also read by the progress pages), then its line in the risk audit log."""
+    reason_code, why = _why(operation)
+    report.reason = why
+    flatten(scope=operation.scope, reason_code=reason_code, reason=why, report=report)
+    if operation.kind == OperationKind.INTRADAY_SQUARE_OFF:
         return report
-    why = f"Emergency stop: {operation.reason}"
-    report = flatten(scope={}, reason_code=REASON_EMERGENCY, reason=why, progress=progress)
-    risk_services.risk_event_record(kind=RiskEventKind.SQUARE_OFF, actor=operation.actor, message=report.summary)
+    risk_services.risk_event_record(
+        kind=RiskEventKind.SQUARE_OFF,
+        account=operation.account,
+        strategy=operation.strategy,
+        actor=operation.actor,
+        message=report.summary,
+    )
     return report
+
+
+def _report_writer(operation_id: int) -> Callable[[FlattenReport], None]:
+    """Writes the report on the operation's row as each account finishes a step: a run that fails
+    or is killed after that still shows what it did."""
+
+    def write(report: FlattenReport) -> None:
+        Operation.objects.filter(pk=operation_id).update(report=report.as_record())
+
+    return write
 
 
 @dataclass
@@ -231,29 +239,33 @@ class OperationRun:
 
 def operation_run(*, operation_id: int, progress: Callable[[str], None] | None = None) -> OperationRun:
     """Run an operation's cancels and exits once: a second run (a duplicate message) finds it taken.
-    ``progress`` hears each cancel and exit as it is done."""
+    ``progress`` hears each cancel and exit as it is done. Each exit it makes and each order it
+    cancels carries the operation's id, and its report is written as each account finishes a step
+    (``_report_writer``), so a failed or killed run still shows what it did."""
     claimed = Operation.objects.filter(pk=operation_id, state=OperationState.QUEUED).update(
         state=OperationState.RUNNING, running_since=timezone.now()
     )
     operation = Operation.objects.select_related("account", "strategy", "actor").get(pk=operation_id)
     if not claimed:
         return OperationRun(operation=operation)
-    report = None
+    report = FlattenReport(
+        reason=operation.reason,
+        operation_id=operation.id,
+        progress=progress,
+        checkpoint=_report_writer(operation.id),
+    )
     try:
-        report = _flatten(operation, progress)
+        _flatten(operation, report)
     except Exception as exc:
         logger.exception("operation %s failed", operation_id)
-        operation.state, operation.summary = OperationState.FAILED, f"Failed: {type(exc).__name__}: {exc}"
+        failure = f"{type(exc).__name__}: {exc}"
+        # What it did before it failed stays, with the failure under the account it was working on.
+        report.errors.append(FlattenError(account_id=report.account_id, message=f"Failed: {failure}"))
+        operation.state, operation.summary = OperationState.FAILED, f"Failed: {failure}"
+        operation.report, report = report.as_record(), None
     else:
         operation.state, operation.summary = OperationState.DONE, report.summary
-        operation.report = {
-            "cancelled": [o.id for o in report.cancelled],
-            "not_cancelled": {str(k): v for k, v in report.not_cancelled.items()},
-            "exit_orders": [o.id for o in report.exit_orders],
-            "failed_exits": [o.id for o in report.failed_exits],
-            "skipped": {str(k): v for k, v in report.skipped.items()},
-            "errors": report.errors,
-        }
+        operation.report = report.as_record()
     operation.finished_at = timezone.now()
     operation.save(update_fields=["state", "summary", "report", "finished_at"])
     return OperationRun(operation=operation, report=report)

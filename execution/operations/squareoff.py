@@ -6,6 +6,11 @@ are cancelled first (so none fills behind the exit), then every open position in
 a MARKET exit that passes the sanity checks only (``risk.checks``: exits skip entry limits), is
 recorded with its decision like any order, and is placed through ``place_order``.
 
+It works account by account within each step (cancels, then exits) and, run as an operation,
+stamps every exit it makes and every order it cancels with the operation (``Order.operation``)
+and hands its report to ``checkpoint`` as each account finishes a step, so a run that fails or is
+killed part way leaves an exact record of what it did (``execution.operations.runs``).
+
 Running it twice is harmless: exits are created under the account lock, a position with an exit
 still in flight gets no second one, and each exit's tag is derived from the position, the day,
 the reason and the attempt (``execution.tags.position_exit_tag``), so no two are ever the same
@@ -54,21 +59,57 @@ CANCELLABLE = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.OPEN, Ord
 
 
 @dataclass
+class FlattenError:
+    """A failure, with the account it concerns (None: not one account's)."""
+
+    account_id: int | None
+    message: str
+
+    def as_record(self) -> dict:
+        return {"account_id": self.account_id, "message": self.message}
+
+
+@dataclass
 class FlattenReport:
-    """What a flatten did. Exit orders are reloaded after placement: their status tells the rest."""
+    """What a flatten did. Exit orders are reloaded after placement: their status tells the rest.
+
+    ``operation_id``: the operation running it, stamped on its exits and cancels. ``checkpoint``
+    hears the report each time an account finishes a step, to make it durable."""
 
     reason: str
     cancelled: list[Order] = field(default_factory=list)
     not_cancelled: dict[int, str] = field(default_factory=dict)  # order id -> why it is still open
     exit_orders: list[Order] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)  # position id -> why it got no exit now
-    errors: list[str] = field(default_factory=list)  # failures isolated so the other accounts went on
+    errors: list[FlattenError] = field(default_factory=list)  # failures isolated so the other accounts went on
+    accounts_done: list[int] = field(default_factory=list)  # accounts whose cancels and exits are all done
+    account_id: int | None = None  # the account being worked on now
+    accounts_cancelling: set[int] = field(default_factory=set)  # accounts with orders to cancel
+    operation_id: int | None = None
     progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+    checkpoint: Callable[[FlattenReport], None] | None = field(default=None, repr=False, compare=False)
 
     def note(self, line: str) -> None:
         """Tell whoever waits (the emergency-stop command) what was just done."""
         if self.progress is not None:
             self.progress(line)
+
+    def step_done(self) -> None:
+        """An account finished a step: whoever keeps the record writes it now."""
+        if self.checkpoint is not None:
+            self.checkpoint(self)
+
+    def as_record(self) -> dict:
+        """The report as the operation stores it (ids, and why for what was not done)."""
+        return {
+            "cancelled": [o.id for o in self.cancelled],
+            "not_cancelled": {str(k): v for k, v in self.not_cancelled.items()},
+            "exit_orders": [o.id for o in self.exit_orders],
+            "failed_exits": [o.id for o in self.failed_exits],
+            "skipped": {str(k): v for k, v in self.skipped.items()},
+            "errors": [e.as_record() for e in self.errors],
+            "accounts_done": list(self.accounts_done),
+        }
 
     @property
     def failed_exits(self) -> list[Order]:
@@ -88,7 +129,7 @@ class FlattenReport:
         if self.skipped:
             parts.append(f"{len(self.skipped)} position(s) skipped (an exit already in flight)")
         if self.errors:
-            parts.append(f"{len(self.errors)} error(s): " + "; ".join(self.errors))
+            parts.append(f"{len(self.errors)} error(s): " + "; ".join(e.message for e in self.errors))
         return f"{self.reason}: " + ", ".join(parts) + "."
 
 
@@ -99,16 +140,20 @@ def flatten(
     reason: str,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    report: FlattenReport | None = None,
 ) -> FlattenReport:
     """Cancel the open orders and close the open positions matching ``scope``.
 
     ``scope`` filters both orders and positions: ``{}`` (everything), ``{"account_id": 1}``,
-    ``{"strategy_id": 2}``, ``{"product": "MIS"}``. Calls brokers: never inside a transaction;
-    runs in an operation's task (``execution.operations.runs``). ``progress`` hears each step.
+    ``{"strategy_id": 2}``, ``{"product": "MIS"}`` (an operation's: ``Operation.scope``).
+    Calls brokers: never inside a transaction; runs in an operation's task
+    (``execution.operations.runs``), which passes its ``report`` (to stamp and checkpoint);
+    ``progress`` hears each step.
     """
-    report = FlattenReport(reason=reason, progress=progress)
+    report = report or FlattenReport(reason=reason, progress=progress)
     orders_cancel_open(scope=scope, reason=reason, report=report)
     positions_close(scope=scope, reason_code=reason_code, reason=reason, now=now, report=report)
+    report.account_id = None
     return report
 
 
@@ -135,8 +180,13 @@ def orders_cancel_open(*, scope: dict, reason: str, report: FlattenReport) -> No
     transient errors); one whose broker id is unknown is left to reconciliation by tag.
     """
     brokers = {}
-    orders = _cancellable(scope).select_related("account").order_by("id")
+    orders = _cancellable(scope).select_related("account").order_by("account_id", "id")
     for order in orders:
+        if report.account_id != order.account_id:
+            if report.account_id is not None:
+                report.step_done()
+            report.account_id = order.account_id
+            report.accounts_cancelling.add(order.account_id)
         if order.status == OrderStatus.PENDING and order.placed_at is None:
             claimed = Order.objects.filter(pk=order.pk, status=OrderStatus.PENDING, placed_at__isnull=True).update(
                 placed_at=timezone.now()
@@ -145,6 +195,7 @@ def orders_cancel_open(*, scope: dict, reason: str, report: FlattenReport) -> No
             if claimed:
                 message = f"Cancelled before it was sent: {reason}"
                 order_transition(order=order, status=OrderStatus.CANCELLED, message=message)
+                _stamp_cancelled(order=order, report=report)
                 report.cancelled.append(order)
                 report.note(f"cancelled {order.tag} before it was sent")
                 continue
@@ -168,8 +219,21 @@ def orders_cancel_open(*, scope: dict, reason: str, report: FlattenReport) -> No
             report.note(f"order #{order.id} not cancelled: {report.not_cancelled[order.id]}")
             continue
         order_transition(order=order, status=OrderStatus.CANCELLED, message=f"Cancelled: {reason}")
+        _stamp_cancelled(order=order, report=report)
         report.cancelled.append(order)
         report.note(f"cancelled {order.tag} at the broker")
+    if report.account_id is not None:
+        report.step_done()
+    report.account_id = None  # a failure from here on is not that account's
+
+
+def _stamp_cancelled(*, order: Order, report: FlattenReport) -> None:
+    """Record on the order which operation cancelled it, once it is cancelled: an order another
+    operation already holds (its own exit) keeps its operation."""
+    if report.operation_id is not None:
+        Order.objects.filter(pk=order.pk, status=OrderStatus.CANCELLED, operation__isnull=True).update(
+            operation_id=report.operation_id
+        )
 
 
 def _cancel_at_broker(*, broker, order: Order) -> str:
@@ -199,13 +263,19 @@ def positions_close(
 ) -> None:
     """Send a MARKET exit for every open position in ``scope`` (see the module docstring)."""
     now = now or timezone.now()
-    positions = list(Position.objects.filter(**scope).exclude(quantity=0).select_related("instrument").order_by("id"))
+    positions = list(
+        Position.objects.filter(**scope).exclude(quantity=0).select_related("instrument").order_by("account_id", "id")
+    )
+    holding = {p.account_id for p in positions}
+    # Accounts whose orders were cancelled and that hold nothing in scope are done already.
+    _accounts_done(report, report.accounts_cancelling - holding)
     if not positions:
         return
     prices = _last_prices([p.instrument for p in positions])
     market_open = _market_open(now)
     on_date = to_market_time(now).date()
-    for position in positions:
+    for n, position in enumerate(positions):
+        report.account_id = position.account_id
         try:
             _close_one(
                 position=position,
@@ -219,7 +289,20 @@ def positions_close(
         except Exception as exc:
             # Isolated like the fan-out: one account's failure never keeps another's positions open.
             logger.exception("square-off of position %s failed", position.id)
-            report.errors.append(f"{position.instrument} on account {position.account_id}: {type(exc).__name__}: {exc}")
+            report.errors.append(
+                FlattenError(
+                    account_id=position.account_id, message=f"{position.instrument}: {type(exc).__name__}: {exc}"
+                )
+            )
+        if n + 1 == len(positions) or positions[n + 1].account_id != position.account_id:
+            _accounts_done(report, {position.account_id})
+
+
+def _accounts_done(report: FlattenReport, account_ids: set[int]) -> None:
+    new = sorted(account_ids - set(report.accounts_done))
+    if new:
+        report.accounts_done.extend(new)
+        report.step_done()
 
 
 def _close_one(
@@ -235,6 +318,7 @@ def _close_one(
         price=Decimal(price),
         market_open=market_open,
         on_date=on_date,
+        operation_id=report.operation_id,
     )
     if not decided.orders and decided.reason != "already flat":
         report.skipped[position.id] = decided.reason

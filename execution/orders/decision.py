@@ -127,9 +127,19 @@ def _outcome(orders: list[Order]) -> str:
 
 @transaction.atomic
 def position_exit_decide(
-    *, position_id: int, reason_code: str, reason: str, price: Decimal, market_open: bool, on_date: date
+    *,
+    position_id: int,
+    reason_code: str,
+    reason: str,
+    price: Decimal,
+    market_open: bool,
+    on_date: date,
+    operation_id: int | None = None,
 ) -> Decided:
     """Decide the exit orders that close one position, split to fit the per-order caps.
+
+    ``operation_id``: the operation (emergency stop, flatten, square-off) these exits belong to,
+    written on each in the same transaction, so its record never misses one.
 
     Exits already working on the position count: only what is held minus them is closed, and a
     position being exited in full is nothing to do. Each exit's tag is derived from the position,
@@ -180,6 +190,7 @@ def position_exit_decide(
                 ),
                 reason=reason[:200],
                 claim_first=False,
+                operation_id=operation_id,
             )
     except IntegrityError:
         # The tag exists: another run made this very exit. It is that run's to place.
@@ -258,6 +269,7 @@ def _write_orders(
     tag_for: Callable[[Leg, int], str],
     reason: str,
     claim_first: bool,
+    operation_id: int | None = None,
 ) -> list[Order]:
     """Each leg's decision record and order row. With ``claim_first`` the first approved order is
     written claimed (``placed_at`` set) for the caller that sends it right after commit."""
@@ -282,6 +294,7 @@ def _write_orders(
             status_message="" if leg.approved else leg.summary,
             placed_at=timezone.now() if leg.approved and claim_first and not orders else None,
             reason=reason,
+            operation_id=operation_id,
         )
         _ORDER_ROW.insert(order)
         orders.append(order)

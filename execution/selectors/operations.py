@@ -1,35 +1,26 @@
 """Reads for operations (emergency stops, flattens, strategy stops, MIS square-offs, daily-loss
 flattens): the list, each one's progress, and one operation account by account.
 
-A finished operation's report names its orders and positions by id (``execution.operations.runs``):
-they are read back here, so an exit's status is today's (sent, then filled: that position is flat).
-An operation not done yet (queued, running, or failed part way) has no report: its progress is
-counted from the square-off exits made in its scope since it began. The list reads a page of
-operations and their orders in a fixed number of queries, however many operations there are.
+What an operation did is read from two records it writes as it goes (``execution.operations``):
+its orders carry its id (``Order.operation``: each exit it sends, each order it cancels, stamped as
+it happens), and its report, written as each account finishes a step, says why the rest was not
+done (orders not cancelled, positions skipped, errors with their account) and which accounts are
+done. So a running, failed or killed operation shows exactly what it did, and two operations over
+the same accounts never count each other's orders. An exit's status is read now (sent, then
+filled: that position is flat). Operations recorded before orders carried their id are read from
+their report's order ids. The list reads a page of operations and their orders in a fixed number
+of queries, however many operations there are.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
 
 from accounts.models import Account
-from strategies.models import Product
 
-from ..models import (
-    FINAL_STATUSES,
-    Operation,
-    OperationKind,
-    OperationState,
-    Order,
-    OrderLeg,
-    OrderStatus,
-    Position,
-)
+from ..models import FINAL_STATUSES, Operation, OperationState, Order, OrderStatus, Position
 
 __all__ = [
     "OperationDetail",
@@ -41,11 +32,10 @@ __all__ = [
     "operations_progress",
 ]
 
-# Every square-off exit's tag starts so (``execution.tags.position_exit_tag``); a signal's orders never do.
+# Every square-off exit's tag starts so (``execution.tags.position_exit_tag``); a signal's orders never
+# do. An operation's own orders that are not its exits are the orders it cancelled.
 SQUARE_OFF_TAG_PREFIX = "Q"
 REFUSED = (OrderStatus.BLOCKED, OrderStatus.REJECTED)
-# ``squareoff.positions_close`` names the account in each error it isolates: "<instrument> on account <id>: ...".
-_ERROR_ACCOUNT = re.compile(r" on account (\d+): ")
 
 
 def operations_filtered(*, kind: str = "", state: str = "") -> QuerySet[Operation]:
@@ -58,73 +48,56 @@ def operations_filtered(*, kind: str = "", state: str = "") -> QuerySet[Operatio
     return qs
 
 
-def operation_scope(operation: Operation) -> Q:
-    """What the operation flattens: one account, one strategy, the MIS positions, or everything.
-
-    The same scopes as ``runs._flatten`` gives ``squareoff.flatten``, written as a filter on orders
-    and positions (both have account, strategy and product).
-    """
-    if operation.kind == OperationKind.INTRADAY_SQUARE_OFF:
-        return Q(product=Product.MIS)
-    if operation.account_id:
-        return Q(account_id=operation.account_id)
-    if operation.strategy_id:
-        return Q(strategy_id=operation.strategy_id)
-    return Q()
+def _reported_ids(operation: Operation) -> tuple[list[int], list[int]]:
+    """Exits and cancels its report names: an operation recorded before orders carried its id."""
+    report = operation.report or {}
+    return list(report.get("exit_orders", [])), list(report.get("cancelled", []))
 
 
-def _has_report(operation: Operation) -> bool:
-    return operation.state == OperationState.DONE and bool(operation.report)
+@dataclass
+class _Orders:
+    """One operation's orders, split: the exits it sent and the orders it cancelled."""
+
+    exits: list = field(default_factory=list)
+    cancelled: list = field(default_factory=list)
 
 
-def _report_order_ids(report: dict) -> list[int]:
-    ids = [*report.get("cancelled", []), *report.get("exit_orders", [])]
-    ids += [int(order_id) for order_id in report.get("not_cancelled", {})]
-    return ids
-
-
-def _window(operation: Operation, now: datetime) -> tuple[datetime, datetime]:
-    return operation.running_since or operation.created_at, operation.finished_at or now
-
-
-def _exits_so_far(operations: list[Operation], now: datetime) -> dict[int, list[Order]]:
-    """The square-off exits each operation without a report made so far: in its scope, since it
-    began (until it ended). One query for all of them."""
-    pending = [op for op in operations if not _has_report(op) and op.running_since is not None]
-    if not pending:
+def _orders_of(operations: list[Operation], query) -> dict[int, _Orders]:
+    """Each operation's exits and cancels, from one query over all of them (``query`` reads the
+    orders by a filter: whole rows for a page of detail, a few columns for the list)."""
+    if not operations:
         return {}
-    earliest = min(_window(op, now)[0] for op in pending)
-    condition = Q()
-    for op in pending:
-        since, until = _window(op, now)
-        condition |= operation_scope(op) & Q(created_at__gte=since, created_at__lte=until)
-    exits = list(
-        Order.objects.filter(condition, created_at__gte=earliest)
-        .filter(leg=OrderLeg.EXIT, tag__startswith=SQUARE_OFF_TAG_PREFIX)
-        .select_related("account", "strategy", "instrument", "risk_decision")
-        .order_by("id")
-    )
-    found: dict[int, list[Order]] = {}
-    for op in pending:
-        since, until = _window(op, now)
-        found[op.id] = [o for o in exits if since <= o.created_at <= until and _in_scope(o, op)]
+    reported = {op.id: _reported_ids(op) for op in operations}
+    legacy = [i for exits, cancelled in reported.values() for i in (*exits, *cancelled)]
+    condition = Q(operation_id__in=[op.id for op in operations])
+    if legacy:
+        condition |= Q(pk__in=legacy)
+    rows = query(condition)
+    by_id = {_get(o, "id"): o for o in rows}
+    found = {op.id: _Orders() for op in operations}
+    for order in rows:
+        operation_id = _get(order, "operation_id")
+        if operation_id in found:
+            own = found[operation_id]
+            (own.exits if _get(order, "tag").startswith(SQUARE_OFF_TAG_PREFIX) else own.cancelled).append(order)
+    for op in operations:
+        exits, cancelled = reported[op.id]
+        own = found[op.id]
+        seen = {_get(o, "id") for o in (*own.exits, *own.cancelled)}
+        own.exits += [by_id[i] for i in exits if i in by_id and i not in seen]
+        own.cancelled += [by_id[i] for i in cancelled if i in by_id and i not in seen]
+        own.exits.sort(key=lambda o: _get(o, "id"))
+        own.cancelled.sort(key=lambda o: _get(o, "id"))
     return found
 
 
-def _in_scope(order: Order, operation: Operation) -> bool:
-    # operation_scope, for orders already read.
-    if operation.kind == OperationKind.INTRADAY_SQUARE_OFF:
-        return order.product == Product.MIS
-    if operation.account_id:
-        return order.account_id == operation.account_id
-    if operation.strategy_id:
-        return order.strategy_id == operation.strategy_id
-    return True
+def _get(order, name: str):
+    return order[name] if isinstance(order, dict) else getattr(order, name)
 
 
 @dataclass
 class OperationProgress:
-    """What an operation has done: from its report once done, else counted so far (``so_far``)."""
+    """What an operation has done so far (``so_far``: it is queued or running) or in all."""
 
     so_far: bool = False
     cancelled: int = 0
@@ -135,6 +108,7 @@ class OperationProgress:
     exits_refused: int = 0  # refused by the checks or the broker: those positions are still open
     skipped: int = 0  # positions with an exit already in flight
     errors: int = 0
+    accounts_done: int = 0  # accounts whose cancels and exits are all done
 
     @property
     def settled(self) -> bool:
@@ -142,41 +116,31 @@ class OperationProgress:
         return self.exits_working == 0
 
 
-def _count_exits(progress: OperationProgress, exits: list[Order]) -> None:
-    progress.exits_sent = len(exits)
-    progress.exits_filled = sum(1 for o in exits if o.status == OrderStatus.COMPLETE)
-    progress.exits_refused = sum(1 for o in exits if o.status in REFUSED)
-    progress.exits_working = sum(1 for o in exits if o.status not in FINAL_STATUSES)
+def _progress(operation: Operation, own: _Orders) -> OperationProgress:
+    report = operation.report or {}
+    statuses = [_get(o, "status") for o in own.exits]
+    return OperationProgress(
+        so_far=operation.state in (OperationState.QUEUED, OperationState.RUNNING),
+        cancelled=len(own.cancelled),
+        not_cancelled=len(report.get("not_cancelled", {})),
+        exits_sent=len(statuses),
+        exits_filled=sum(1 for s in statuses if s == OrderStatus.COMPLETE),
+        exits_working=sum(1 for s in statuses if s not in FINAL_STATUSES),
+        exits_refused=sum(1 for s in statuses if s in REFUSED),
+        skipped=len(report.get("skipped", {})),
+        errors=len(report.get("errors", [])),
+        accounts_done=len(report.get("accounts_done", [])),
+    )
 
 
-def operations_progress(operations: list[Operation], *, now: datetime | None = None) -> dict[int, OperationProgress]:
-    """Each operation's progress by id, in at most two queries whatever the number of operations."""
-    now = now or timezone.now()
-    wanted = [i for op in operations if _has_report(op) for i in op.report.get("exit_orders", [])]
-    statuses = dict(Order.objects.filter(pk__in=wanted).values_list("id", "status")) if wanted else {}
-    so_far = _exits_so_far(operations, now)
-    progress: dict[int, OperationProgress] = {}
-    for op in operations:
-        if _has_report(op):
-            report = op.report
-            row = OperationProgress(
-                cancelled=len(report.get("cancelled", [])),
-                not_cancelled=len(report.get("not_cancelled", {})),
-                skipped=len(report.get("skipped", {})),
-                errors=len(report.get("errors", [])),
-            )
-            exits = [_StatusOnly(statuses.get(i, "")) for i in report.get("exit_orders", [])]
-            _count_exits(row, exits)
-        else:
-            row = OperationProgress(so_far=True)
-            _count_exits(row, so_far.get(op.id, []))
-        progress[op.id] = row
-    return progress
+def operations_progress(operations: list[Operation]) -> dict[int, OperationProgress]:
+    """Each operation's progress by id, in one query whatever the number of operations."""
 
+    def query(condition):
+        return list(Order.objects.filter(condition).values("id", "operation_id", "tag", "status"))
 
-@dataclass
-class _StatusOnly:
-    status: str
+    orders = _orders_of(operations, query)
+    return {op.id: _progress(op, orders[op.id]) for op in operations}
 
 
 @dataclass
@@ -190,6 +154,7 @@ class AccountOutcome:
     skipped: list[tuple[Position, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     open_positions: int = 0  # open in the operation's scope now
+    done: bool = False  # its cancels and exits are all done (the report says so)
 
     @property
     def orders(self) -> list[Order]:
@@ -218,82 +183,75 @@ class OperationDetail:
         return self.operation.state in (OperationState.QUEUED, OperationState.RUNNING) or not self.progress.settled
 
 
-def operation_detail(*, operation_id: int, now: datetime | None = None) -> OperationDetail:
+_ORDER_RELATED = ("account", "strategy", "instrument", "risk_decision")
+
+
+def operation_detail(*, operation_id: int) -> OperationDetail:
     """One operation, account by account. Raises ``Operation.DoesNotExist``."""
-    now = now or timezone.now()
     operation = Operation.objects.select_related("actor", "account", "strategy").get(pk=operation_id)
-    progress = operations_progress([operation], now=now)[operation.id]
+    report = operation.report or {}
+    own = _orders_of(
+        [operation], lambda condition: list(Order.objects.filter(condition).select_related(*_ORDER_RELATED))
+    )[operation.id]
     by_account: dict[int, AccountOutcome] = {}
 
     def outcome(account: Account) -> AccountOutcome:
         return by_account.setdefault(account.id, AccountOutcome(account=account))
 
-    errors: list[str] = []
-    if _has_report(operation):
-        report = operation.report
-        orders = Order.objects.select_related("account", "strategy", "instrument", "risk_decision").in_bulk(
-            _report_order_ids(report)
-        )
-        for order_id in report.get("exit_orders", []):
-            if order := orders.get(order_id):
-                outcome(order.account).exits.append(order)
-        for order_id in report.get("cancelled", []):
-            if order := orders.get(order_id):
-                outcome(order.account).cancelled.append(order)
-        for order_id, why in report.get("not_cancelled", {}).items():
+    for order in own.exits:
+        outcome(order.account).exits.append(order)
+    for order in own.cancelled:
+        outcome(order.account).cancelled.append(order)
+    not_cancelled = report.get("not_cancelled", {})
+    if not_cancelled:
+        orders = Order.objects.select_related(*_ORDER_RELATED).in_bulk([int(i) for i in not_cancelled])
+        for order_id, why in not_cancelled.items():
             if order := orders.get(int(order_id)):
                 outcome(order.account).not_cancelled.append((order, why))
-        skipped = report.get("skipped", {})
-        if skipped:
-            positions = Position.objects.select_related("account", "instrument").in_bulk([int(i) for i in skipped])
-            for position_id, why in skipped.items():
-                if position := positions.get(int(position_id)):
-                    outcome(position.account).skipped.append((position, why))
-        errors = _errors_by_account(report.get("errors", []), by_account, outcome)
-    else:
-        for order in _exits_so_far([operation], now).get(operation.id, []):
-            outcome(order.account).exits.append(order)
+    skipped = report.get("skipped", {})
+    if skipped:
+        positions = Position.objects.select_related("account", "instrument").in_bulk([int(i) for i in skipped])
+        for position_id, why in skipped.items():
+            if position := positions.get(int(position_id)):
+                outcome(position.account).skipped.append((position, why))
+    errors = [(e.get("account_id"), e.get("message", "")) for e in map(_error_record, report.get("errors", []))]
+    done = set(report.get("accounts_done", []))
     open_now = dict(
-        Position.objects.filter(operation_scope(operation))
+        Position.objects.filter(**operation.scope)
         .exclude(quantity=0)
         .values("account_id")
         .annotate(n=Count("id"))
         .values_list("account_id", "n")
     )
-    missing = [i for i in open_now if i not in by_account]
+    missing = {i for i in (*open_now, *done, *(a for a, _ in errors if a is not None)) if i not in by_account}
     for account in Account.objects.filter(pk__in=missing) if missing else []:
         outcome(account)
+    general = []
+    for account_id, message in errors:
+        if account_id in by_account:
+            by_account[account_id].errors.append(message)
+        else:
+            general.append(message)
     for account_id, row in by_account.items():
         row.open_positions = open_now.get(account_id, 0)
+        row.done = account_id in done
     return OperationDetail(
         operation=operation,
-        progress=progress,
+        progress=_progress(operation, own),
         accounts=sorted(by_account.values(), key=lambda r: r.account.name),
-        errors=errors,
+        errors=general,
         open_positions=sum(open_now.values()),
     )
 
 
-def _errors_by_account(errors: list[str], by_account: dict, outcome) -> list[str]:
-    """Each error under its account where it names one; the rest returned."""
-    named = {int(m.group(1)) for m in (_ERROR_ACCOUNT.search(e) for e in errors) if m}
-    accounts = Account.objects.in_bulk([i for i in named if i not in by_account]) if named else {}
-    general = []
-    for error in errors:
-        match = _ERROR_ACCOUNT.search(error)
-        account_id = int(match.group(1)) if match else None
-        if account_id in by_account:
-            by_account[account_id].errors.append(error)
-        elif account_id in accounts:
-            outcome(accounts[account_id]).errors.append(error)
-        else:
-            general.append(error)
-    return general
+def _error_record(error) -> dict:
+    # An error written as text only (before errors carried their account) concerns no one account.
+    return error if isinstance(error, dict) else {"account_id": None, "message": str(error)}
 
 
 def operation_order_ids(*, operation_id: int) -> list[int]:
-    """The orders an operation cancelled, could not cancel, or sent (its report's, or its exits so
-    far); none for an operation that does not exist."""
+    """The orders an operation cancelled, could not cancel, or sent; none for an operation that
+    does not exist."""
     try:
         detail = operation_detail(operation_id=operation_id)
     except Operation.DoesNotExist:

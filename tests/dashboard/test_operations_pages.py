@@ -68,7 +68,7 @@ def done_emergency_stop(staff, *, created_at=MARKET_OPEN) -> tuple[Operation, di
             "exit_orders": [filled.id, working.id, refused.id],
             "failed_exits": [refused.id],
             "skipped": {str(skipped.id): "an exit is already in flight"},
-            "errors": [f"NSE:WIPRO on account {bharat.id}: BrokerUnavailable: down"],
+            "errors": [{"account_id": bharat.id, "message": "NSE:WIPRO: BrokerUnavailable: down"}],
         },
     )
     Operation.objects.filter(pk=op.pk).update(
@@ -222,31 +222,36 @@ def test_the_detail_stops_refreshing_once_nothing_more_will_change(viewer_client
     assert "<nav" not in fragment.content.decode()
 
 
-def test_a_running_operation_counts_the_exits_of_its_scope_sent_since_it_began(viewer_client, staff):
+def test_a_running_operation_shows_its_own_orders_and_the_accounts_it_has_done(viewer_client, staff):
     asha, bharat = AccountFactory(name="Asha"), AccountFactory(name="Bharat")
     infy = InstrumentFactory(tradingsymbol="INFY")
     began = timezone.now() - timedelta(seconds=30)
-    before = order(asha, infy)  # an earlier flatten's exit
-    Order.objects.filter(pk=before.pk).update(created_at=began - timedelta(minutes=5))
     op = operation(
-        kind=OperationKind.ACCOUNT_FLATTEN,
+        kind=OperationKind.EMERGENCY_STOP,
         state=OperationState.RUNNING,
-        account=asha,
         actor=staff,
         running_since=began,
         created_at=began,
+        report={"accounts_done": [asha.id], "errors": [], "not_cancelled": {}, "skipped": {}},
     )
-    sent = order(asha, infy, status=OrderStatus.OPEN)
-    order(bharat, infy)  # another account: not this operation's
-    order(asha, infy, leg="entry", side="BUY", tag="S00000001A000001E")  # a signal's order, not an exit
+    other = operation(kind=OperationKind.ACCOUNT_FLATTEN, state=OperationState.RUNNING, account=bharat)
+    sent = order(asha, infy, status=OrderStatus.OPEN, operation=op)
+    cancelled = order(
+        bharat, infy, leg="entry", side="BUY", status=OrderStatus.CANCELLED, tag="S00000001A000001E", operation=op
+    )
+    theirs = order(bharat, infy, operation=other)  # the overlapping flatten's exit: not this operation's
+    order(asha, infy, status=OrderStatus.OPEN)  # an exit in its scope no operation sent
 
     response = viewer_client.get(reverse("dashboard:operation", args=[op.id]))
-    text = text_of(response)
-    assert "1 exit sent so far" in text
-    assert sent.tag in response.content.decode() and before.tag not in response.content.decode()
-    assert 'hx-trigger="every 2s"' in response.content.decode()
+    text, page = text_of(response), response.content.decode()
+    assert "1 exit sent so far · 0 positions flat · 1 working · 1 order cancelled" in text
+    assert sent.tag in page and cancelled.tag in page and theirs.tag not in page
+    assert "1 account done" in text
+    blocks = {p.split('"', 1)[0]: p for p in page.split('<div class="card mb-3 operation-account" data-account="')[1:]}
+    assert "account-done" in blocks["Asha"] and "account-under-way" in blocks["Bharat"]
+    assert 'hx-trigger="every 2s"' in page
     listed = text_of(viewer_client.get(reverse("dashboard:operations")))
-    assert "1 exit sent so far" in listed
+    assert "1 exit sent so far · 0 positions flat · 1 working · 1 order cancelled" in listed
 
 
 def test_an_unknown_operation_is_a_404(viewer_client):

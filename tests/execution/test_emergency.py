@@ -333,7 +333,10 @@ def test_one_accounts_failure_does_not_keep_the_others_open(book, monkeypatch):
 
     report = emergency_stop(reason="partial outage")
 
-    assert len(report.flatten.errors) == 2 and all("adapter bug" in e for e in report.flatten.errors)
+    assert len(report.flatten.errors) == 2 and all("adapter bug" in e.message for e in report.flatten.errors)
+    # Each error names its account as data: the operation's page lists it under that account.
+    assert {e.account_id for e in report.flatten.errors} == {book["asha"].id}
+    assert report.operation.report["errors"][0]["account_id"] == book["asha"].id
     assert "2 error(s)" in report.summary
     assert not Position.objects.filter(account=book["bharat"]).exclude(quantity=0).exists()
     assert RiskEvent.objects.filter(kind=RiskEventKind.SQUARE_OFF).exists()
