@@ -14,6 +14,7 @@ from strategies.selectors import instrument_by_symbol
 from strategies.serializers import SignalSerializer
 
 from .models import AccountStrategy, DeliveryState, Fill, Order, Position
+from .selectors.operations import operations_progress
 from .selectors.reports import signal_deliveries
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
@@ -393,13 +394,94 @@ class SignalDeliveriesSerializer(SignalSerializer):
         ]
 
 
+class OperationScopeSerializer(serializers.Serializer):
+    """What an operation flattens (``Operation.scope``): one account, one strategy, the MIS
+    positions, or everything."""
+
+    account = serializers.IntegerField(allow_null=True, help_text="The one account it flattens, if one.")
+    account_name = serializers.CharField(allow_null=True)
+    strategy = serializers.IntegerField(allow_null=True, help_text="The one strategy it stops, if one.")
+    strategy_name = serializers.CharField(allow_null=True)
+    product = serializers.CharField(allow_null=True, help_text="MIS: only intraday positions (the square-off).")
+    description = serializers.CharField(help_text="In words, as the Operations page says it.")
+
+
+class OperationProgressSerializer(serializers.Serializer):
+    """What it has done: counted from the orders it sent or cancelled (each carries its id) and its
+    report, written as each account finishes; the exits' states are read now."""
+
+    so_far = serializers.BooleanField(help_text="It is queued or running: the figures still grow.")
+    exits_sent = serializers.IntegerField()
+    exits_filled = serializers.IntegerField(help_text="Exits filled: those positions are flat.")
+    exits_working = serializers.IntegerField(help_text="Exits sent and not filled yet.")
+    exits_refused = serializers.IntegerField(help_text="Exits refused by the checks or the broker: still open.")
+    cancelled = serializers.IntegerField(help_text="Open orders it cancelled.")
+    not_cancelled = serializers.IntegerField(help_text="Open orders it could not cancel (its report says why).")
+    skipped = serializers.IntegerField(help_text="Positions with an exit already in flight.")
+    errors = serializers.IntegerField()
+    accounts_done = serializers.IntegerField(help_text="Accounts whose cancels and exits are all done.")
+
+
+class _OperationListSerializer(serializers.ListSerializer):
+    def to_representation(self, data):
+        # One progress read for the page, not one per operation: the list's queries stay fixed.
+        operations = list(data.all() if hasattr(data, "all") else data)
+        self._progress = operations_progress(operations)
+        return super().to_representation(operations)
+
+
 class OperationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     state = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    actor = serializers.CharField(
+        source="actor.get_username",
+        allow_null=True,
+        default=None,
+        help_text="The username who started it; null when the system did (beat, the daily-loss limit, a command).",
+    )
+    scope = serializers.SerializerMethodField()
     reason = serializers.CharField()
     started = serializers.CharField(help_text="What took effect at once, before the task.")
-    summary = serializers.CharField(help_text="What the task did (once done).")
-    report = serializers.JSONField(help_text="Order ids: cancelled, exit_orders, failed_exits; why others were not.")
+    summary = serializers.CharField(help_text="What the task did (once done or failed).")
+    progress = serializers.SerializerMethodField()
+    report = serializers.JSONField(
+        help_text="Written as each account finishes: order ids (cancelled, exit_orders, failed_exits), why others "
+        "were not done (not_cancelled by order id, skipped by position id), errors as {account_id, message}, "
+        "accounts_done."
+    )
     created_at = serializers.DateTimeField()
+    running_since = serializers.DateTimeField(allow_null=True, help_text="When a worker began its task.")
     finished_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        list_serializer_class = _OperationListSerializer
+
+    @extend_schema_field(OperationScopeSerializer)
+    def get_scope(self, operation) -> dict:
+        scope = operation.scope
+        account = operation.account if "account_id" in scope else None
+        strategy = operation.strategy if "strategy_id" in scope else None
+        product = scope.get("product")
+        if account is not None:
+            description = account.name
+        elif strategy is not None:
+            description = f"Strategy {strategy.name}, every account"
+        elif product:
+            description = f"{product} positions, every account"
+        else:
+            description = "Every account"
+        return {
+            "account": account.id if account else None,
+            "account_name": account.name if account else None,
+            "strategy": strategy.id if strategy else None,
+            "strategy_name": strategy.name if strategy else None,
+            "product": product,
+            "description": description,
+        }
+
+    @extend_schema_field(OperationProgressSerializer)
+    def get_progress(self, operation) -> dict:
+        known = getattr(self.parent, "_progress", None) or {}
+        progress = known.get(operation.id) or operations_progress([operation])[operation.id]
+        return OperationProgressSerializer(progress).data

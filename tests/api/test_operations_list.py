@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from execution.models import Operation, OperationKind, OperationState
+from execution.models import Operation, OperationKind, OperationState, Order, OrderStatus
 from tests.api.conftest import error_of
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +88,59 @@ def test_documented_in_the_schema(staff):
     listing = schema["paths"]["/api/system/operations"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"kind", "state", "page", "page_size"}
     assert "400" in listing["responses"] and "401" in listing["responses"]
+    operation = schema["components"]["schemas"]["Operation"]["properties"]
+    assert {"actor", "scope", "running_since", "finished_at", "progress"} <= set(operation)
+
+
+def test_each_operation_says_who_started_it_what_it_covers_and_how_far_it_got(viewer, operations, book):
+    emergency, flatten, square_off = operations[0], operations[1], operations[2]
+    strategy_stop = Operation.objects.create(
+        kind=OperationKind.STRATEGY_STOP, strategy=book["strategy"], reason="r", started="s"
+    )
+    Operation.objects.filter(pk=flatten.pk).update(
+        running_since=START + timedelta(minutes=1, seconds=2),
+        finished_at=START + timedelta(minutes=1, seconds=9),
+        report={"errors": [{"account_id": book["asha"].id, "message": "Failed: BrokerUnavailable: down"}]},
+    )
+    for n, status in enumerate([OrderStatus.COMPLETE, OrderStatus.OPEN]):
+        Order.objects.create(
+            account=book["asha"],
+            instrument=book["infy"],
+            leg="exit",
+            side="SELL",
+            quantity=1,
+            product="MIS",
+            reference_price=1,
+            tag=f"Q0000000{n}ABCDF00",
+            status=status,
+            operation_id=flatten.id,
+        )
+
+    rows = {row["id"]: row for row in viewer.get("/api/system/operations").json()["results"]}
+
+    assert rows[emergency.id]["actor"] == "operator"
+    assert rows[emergency.id]["scope"]["description"] == "Every account"
+    assert rows[square_off.id]["actor"] is None and rows[square_off.id]["scope"]["product"] == "MIS"
+    assert rows[strategy_stop.id]["scope"]["strategy"] == book["strategy"].id
+    assert rows[strategy_stop.id]["scope"]["strategy_name"] == "SMA 5/20 1m"
+    failed = viewer.get(f"/api/system/operations/{flatten.id}").json()
+    assert failed == rows[flatten.id]
+    assert failed["actor"] is None
+    assert failed["scope"] == {
+        "account": book["asha"].id,
+        "account_name": "Asha",
+        "strategy": None,
+        "strategy_name": None,
+        "product": None,
+        "description": "Asha",
+    }
+    assert failed["running_since"] == "2025-01-06T09:16:02+05:30"
+    assert failed["finished_at"] == "2025-01-06T09:16:09+05:30"
+    progress = failed["progress"]
+    assert (progress["exits_sent"], progress["exits_filled"], progress["exits_working"], progress["errors"]) == (
+        2,
+        1,
+        1,
+        1,
+    )
+    assert progress["so_far"] is False
