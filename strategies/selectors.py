@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import QuerySet
 
-from .models import Evaluation, EvaluationOutcome, Instrument, MarketHoliday, Signal, Strategy
+from .models import Evaluation, EvaluationOutcome, Instrument, MarketHoliday, Signal, SignalSource, Strategy
 
 
 def market_holidays() -> frozenset:
@@ -102,19 +103,45 @@ def strategy_run_summary() -> dict:
 # --- the evaluation ledger ---------------------------------------------------------------------
 
 
-def last_signalled_targets(*, strategy_ids: list[int], before: datetime) -> dict[tuple[int, int], tuple[int, datetime]]:
-    """(strategy id, instrument id) -> (target, bar time) of its latest signal on a bar before
-    ``before``, whoever made it (the strategy, an operator, a webhook alert)."""
-    from django.db.models import OuterRef, Subquery
+class LastSignal(NamedTuple):
+    """What a strategy last signalled on an instrument, and whether an operator or an alert made it."""
 
-    earlier = Signal.objects.filter(strategy_id__in=strategy_ids, bar_time__lt=before)
+    target: int
+    bar_time: datetime
+    external: bool  # a manual signal or a webhook alert, not the strategy's own
+
+
+def last_signalled_targets(
+    *, strategy_ids: list[int], before: datetime, until: datetime | None = None
+) -> dict[tuple[int, int], LastSignal]:
+    """(strategy id, instrument id) -> the latest signal the accounts were sent there, whoever made
+    it (the strategy, an operator, a webhook alert), for evaluating the bar closing at ``before``.
+
+    Signals on bars before ``before`` count, and a manual or webhook signal stamped from the bar's
+    close up to ``until`` (the moment of the evaluation) too: made after the bar closed and before
+    the tick evaluated it, it was the operator's word after the strategy's (it overrides the bar's
+    change). "Latest" is the latest made (by id), not the latest bar time: the accounts follow the
+    signals in the order they were made, and a manual signal stamped a second after the bar's close
+    can be made before the strategy's signal on that bar (the tick's evaluation was under way); read
+    by bar time, the strategy would take the operator's target for what it last signalled while the
+    accounts hold its own, and its next change back to that target would never be sent.
+    """
+    from django.db.models import OuterRef, Q, Subquery
+
+    counted = Q(bar_time__lt=before)
+    if until is not None and until >= before:
+        counted |= Q(bar_time__gte=before, bar_time__lte=until) & ~Q(source=SignalSource.STRATEGY)
+    earlier = Signal.objects.filter(counted, strategy_id__in=strategy_ids)
     latest = earlier.filter(strategy_id=OuterRef("strategy_id"), instrument_id=OuterRef("instrument_id")).order_by(
-        "-bar_time", "-id"
+        "-id"
     )
     rows = earlier.filter(id=Subquery(latest.values("id")[:1])).values_list(
-        "strategy_id", "instrument_id", "target", "bar_time"
+        "strategy_id", "instrument_id", "target", "bar_time", "source"
     )
-    return {(strategy_id, instrument_id): (target, bar_time) for strategy_id, instrument_id, target, bar_time in rows}
+    return {
+        (strategy_id, instrument_id): LastSignal(target, bar_time, source != SignalSource.STRATEGY)
+        for strategy_id, instrument_id, target, bar_time, source in rows
+    }
 
 
 def first_evaluated_bars(*, strategy_ids: list[int]) -> dict[int, datetime]:
@@ -213,11 +240,12 @@ def strategy_instrument_states(
 
 
 def last_signals(*, strategy_id: int, instrument_ids: list[int]) -> dict[int, tuple[int, datetime]]:
-    """Instrument id -> (target, bar time) of the strategy's latest signal there."""
+    """Instrument id -> (target, bar time) of the strategy's latest signal there: the latest made,
+    as the evaluation reads it (``last_signalled_targets``)."""
     from django.db.models import OuterRef, Subquery
 
     mine = Signal.objects.filter(strategy_id=strategy_id, instrument_id__in=instrument_ids)
-    latest = mine.filter(instrument_id=OuterRef("instrument_id")).order_by("-bar_time", "-id")
+    latest = mine.filter(instrument_id=OuterRef("instrument_id")).order_by("-id")
     rows = mine.filter(id=Subquery(latest.values("id")[:1])).values_list("instrument_id", "target", "bar_time")
     return {pk: (target, bar_time) for pk, target, bar_time in rows}
 
@@ -229,6 +257,7 @@ TARGET_WORDS = {1: "long", 0: "flat", -1: "short"}
 VERDICTS = {
     "signalled": "Signalled",
     "no_change": "No change",
+    "overridden": "Overridden by a manual signal or alert",
     "not_signalled": "Changed outside the catch-up window",
     "skipped": "Skipped",
     "data_missing": "Data missing",
@@ -243,7 +272,12 @@ def _verdict(*, reason_code: str, detail: dict | None, problem: str, trimmed: bo
     if detail:  # evaluated: the strategy said what it wants there
         if detail.get("signal"):
             return "signalled"
-        return "not_signalled" if problem else "no_change"
+        if problem:
+            return "not_signalled"
+        # A manual signal or an alert came after its change: it waits for its next one.
+        from .evaluation.rule import OVERRIDDEN_NOTE
+
+        return "overridden" if OVERRIDDEN_NOTE in (detail.get("note") or "") else "no_change"
     if reason_code == "strategy_error" or problem.startswith(("strategy error", "refused")):
         return "error"
     if problem or reason_code == "data_missing":

@@ -29,10 +29,18 @@ logger = logging.getLogger(__name__)
 
 
 def evaluate_timeframe(
-    *, strategies: list[Strategy], timeframe: str, bar_close: datetime, source: MarketDataSource
+    *,
+    strategies: list[Strategy],
+    timeframe: str,
+    bar_close: datetime,
+    source: MarketDataSource,
+    now: datetime | None = None,
 ) -> EvaluationReport:
     """Evaluate the strategies on the bar closing at ``bar_close`` (level-triggered, see
-    strategies/evaluation/); nothing is written: the engine records signals, then the ledger."""
+    strategies/evaluation/); nothing is written: the engine records signals, then the ledger.
+
+    ``now``: when the bar is evaluated (the tick's time; a replay's ``--at``): a manual signal or an
+    alert made between the bar's close and then overrides the bar's change (None: none counts)."""
     from django.conf import settings
 
     ids = [s.pk for s in strategies]
@@ -48,7 +56,7 @@ def evaluate_timeframe(
         context=context,
         source=source,
         members=selectors.strategy_instruments(strategy_ids=ids),
-        last_signalled=selectors.last_signalled_targets(strategy_ids=ids, before=bar_close),
+        last_signalled=selectors.last_signalled_targets(strategy_ids=ids, before=bar_close, until=now),
         first_evaluated=selectors.first_evaluated_bars(strategy_ids=ids),
         processes=settings.EVALUATION_PROCESSES,
         parallel_from=settings.EVALUATION_PARALLEL_FROM,

@@ -52,7 +52,7 @@ def run_timeframe(*, timeframe: str, now: datetime | None = None, force: bool = 
             strategies=strategies, timeframe=timeframe, bar_close=bar_close, reason_code=code, reason=reason
         )
         return BarRun(timeframe, None if code == SkipReason.ENGINE_STOPPED else bar_close, skipped=reason)
-    return _evaluate(strategies=strategies, timeframe=timeframe, bar_close=bar_close, source=source)
+    return _evaluate(strategies=strategies, timeframe=timeframe, bar_close=bar_close, source=source, now=now)
 
 
 def run_latest_bars(*, now: datetime | None = None) -> list[BarRun]:
@@ -88,16 +88,17 @@ def run_latest_bars(*, now: datetime | None = None) -> list[BarRun]:
         )
         waiting = [s for s in strategies if s.pk not in evaluated]
         if waiting:
-            runs.append(_evaluate(strategies=waiting, timeframe=timeframe, bar_close=bar_close, source=source))
+            runs.append(_evaluate(strategies=waiting, timeframe=timeframe, bar_close=bar_close, source=source, now=now))
     return runs
 
 
-def _evaluate(*, strategies: list, timeframe: str, bar_close: datetime, source) -> BarRun:
+def _evaluate(*, strategies: list, timeframe: str, bar_close: datetime, source, now: datetime) -> BarRun:
     """Evaluate ``strategies`` on the bar, submit the signals their changed targets make, record the
-    ledger rows."""
+    ledger rows. A manual signal or alert made between the bar's close and ``now`` overrides the
+    bar's change (the operator acted after the strategy decided)."""
     run = BarRun(timeframe, bar_close)
     report = strategy_services.evaluate_timeframe(
-        strategies=strategies, timeframe=timeframe, bar_close=bar_close, source=source
+        strategies=strategies, timeframe=timeframe, bar_close=bar_close, source=source, now=now
     )
     run.errors, run.evaluated = report.errors, report.evaluated
     signals_made: dict[int, int] = {}

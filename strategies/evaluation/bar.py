@@ -93,7 +93,7 @@ def evaluate_bar(
     context: BarContext,
     source: MarketDataSource,
     members: dict[int, list],
-    last_signalled: dict[tuple[int, int], tuple[int, datetime]],
+    last_signalled: dict[tuple[int, int], object],  # strategies.selectors.LastSignal
     first_evaluated: dict[int, datetime],
     processes: int = 1,
     parallel_from: int = 0,
@@ -101,7 +101,7 @@ def evaluate_bar(
     """Evaluate every strategy on the bar; candles are read once per instrument for all of them.
 
     ``members``: strategy id -> its instruments.
-    ``last_signalled``: (strategy id, instrument id) -> (target, bar time) of its last signal there.
+    ``last_signalled``: (strategy id, instrument id) -> its last signal there (``LastSignal``).
     ``first_evaluated``: strategy id -> close of its first evaluated bar (absent: this is it).
     With ``processes`` > 1 and at least ``parallel_from`` (strategy, instrument) pairs, the
     instruments are split across evaluation processes (strategies/parallel.py).
@@ -204,7 +204,8 @@ def _decide_strategy(
                 failures.append(symbol)
             continue
         evaluation.instruments_evaluated += 1
-        last, last_bar_time = last_signalled.get((strategy.pk, instrument.pk), (None, None))
+        last_signal = last_signalled.get((strategy.pk, instrument.pk))
+        last = last_signal.target if last_signal else None
         changed_on = None
         if result.changed_ns is not None and result.changed_ns != result.last_ns:
             changed_on = context.calendar.bar_close(context.timeframe, _to_datetime(result.changed_ns))
@@ -216,9 +217,7 @@ def _decide_strategy(
             enter_on_first_bar=strategy.enter_on_first_bar,
             first_counted_ns=first_ns,
             window_start_ns=window_start_ns,
-            # A signal on a bar closing after the change (a manual one, an alert) overrode it; one on
-            # the same bar is a signal that took the change's key (an alert), so the change still counts.
-            overridden=changed_on is not None and last_bar_time is not None and last_bar_time > changed_on,
+            overridden=_overridden(last_signal, result, changed_on, context.bar_close),
         )
         note = decision.note
         if decision.outside_window:
@@ -261,6 +260,24 @@ def _decide_strategy(
             evaluation.reason = f"no usable candles for {', '.join(sorted(evaluation.problems))}"
     elif evaluation.problems:
         evaluation.reason = f"{len(evaluation.problems)} instrument(s) not evaluated or refused: see problems"
+
+
+def _overridden(last_signal, result, changed_on: datetime | None, bar_close: datetime) -> bool:
+    """Whether the last signal, a manual one or an alert, was made after the desired target took its
+    value: the operator's word came last, and the strategy waits for its next change.
+
+    Ordered by when each was decided: the strategy's change at its bar's close (this bar's when it
+    changed on this bar; before the look-back when that is unknown), the operator's signal at its
+    bar time (a manual signal's moment, an alert's window start or bar). An alert holding the
+    change's own bar key (its window started at that close) came after the close too. The strategy's
+    own last signal never overrides: a target it does not hold is a change it missed.
+    """
+    if last_signal is None or not last_signal.external:
+        return False
+    if result.changed_ns is None:
+        return True
+    change_close = changed_on or bar_close
+    return last_signal.bar_time >= change_close
 
 
 def to_price(value: float, tick: Decimal) -> Decimal:

@@ -10,7 +10,12 @@ first evaluated, unless ``enter_on_first_bar`` is on.
 
 A signal made on the instrument after the desired target took its value (an operator's manual
 signal, a webhook alert) overrides it: the strategy waits for its next change rather than undoing
-the override on the next bar as if it were a missed change.
+the override on the next bar as if it were a missed change. "After" is by when each was decided:
+the change at its bar's close, the operator's signal at its bar time. So a manual signal sent a
+second after a bar closed, before the tick evaluated that bar, overrides a change on that very bar
+(the operator acted last); one made while the tick is already evaluating may come after the
+strategy's signal instead, and then the accounts follow the strategy's (what was last signalled is
+the last signal made, see strategies/selectors.py ``last_signalled_targets``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..calendar import MarketCalendar
+
+# In the ledger's note of an instrument whose strategy was overridden (the state page's verdict reads it).
+OVERRIDDEN_NOTE = "since before its last signal"
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,9 @@ def decide(
     first candle of the look-back, so when is unknown). Bars starting at or after
     ``window_start_ns`` are inside the catch-up window; ``first_counted_ns`` is the start of the
     strategy's first evaluated bar (for a strategy that never signalled on the instrument, only
-    changes from there count). ``overridden``: the last signal was made after the bar the desired
-    target took its value on closed, so it is not a change this strategy missed.
+    changes from there count). ``overridden``: the last signal, a manual one or an alert, was made
+    at or after the close of the bar the desired target took its value on, so it is not a change
+    this strategy missed.
     """
     if last_signalled is None:
         if desired == 0:
@@ -59,9 +68,7 @@ def decide(
     elif desired == last_signalled:
         return Decision(False, note=f"holds {desired:+d}, as last signalled")
     elif overridden:
-        return Decision(
-            False, note=f"wants {desired:+d} since before its last signal ({last_signalled:+d}): waits for a change"
-        )
+        return Decision(False, note=f"wants {desired:+d} {OVERRIDDEN_NOTE} ({last_signalled:+d}): waits for a change")
     if changed_ns is None or changed_ns < window_start_ns:
         return Decision(False, outside_window=True)
     if changed_ns == last_ns:

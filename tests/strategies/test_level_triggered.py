@@ -258,3 +258,81 @@ def test_a_manual_signal_overrides_the_strategy_until_its_next_change(sma):
     following = entry_change(strategy, instrument, held[-1])
     [again] = run(following).signals
     assert again.bar_time == following and again.caught_up_from is None
+
+
+def _manual(strategy, instrument, *, target: int, at: datetime, price):
+    from execution.engine.signals import signal_submit
+
+    signal, _ = signal_submit(
+        strategy=strategy,
+        instrument=instrument,
+        bar_time=at,
+        target=target,
+        price=price,
+        stop_price=None,
+        source="manual",
+    )
+    return signal
+
+
+def next_change(strategy, instrument, bar: datetime) -> datetime:
+    """The first 1m bar close after ``bar`` where the target differs from the one on ``bar``."""
+    held = target_at(strategy, instrument, bar)
+    for k in range(1, 900):
+        if target_at(strategy, instrument, bar + k * MINUTE) != held:
+            return bar + k * MINUTE
+    pytest.fail("no change in 900 simulated minutes")
+
+
+def test_a_manual_signal_made_after_a_bar_closed_overrides_the_change_on_that_bar(sma):
+    """The operator exits a second after the bar closed, before beat's tick evaluated it; the strategy's
+    target changed on that bar. Ordered by when each was decided (the bar's close, the operator's
+    click), the operator acted last: the tick does not enter behind the operator's back."""
+    strategy, instrument = sma
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    risk_services.engine_start(reason="test")
+    run(start)
+    change = entry_change(strategy, instrument, start)
+    _manual(strategy, instrument, target=0, at=change + timedelta(seconds=1), price=100)
+
+    assert run(change).signals == []  # the tick, 2 s after the close
+    detail = Evaluation.objects.get(strategy=strategy, bar_close=change).instruments["NSE:INFY"]
+    assert "since before its last signal" in detail["note"] and not detail["signal"]
+    [state] = strategy_instrument_states(strategy=strategy)
+    assert state.verdict == "overridden" and state.last_signal_target == 0
+
+    following = next_change(strategy, instrument, change)
+    if target_at(strategy, instrument, following) == 0:  # flat as the operator made it: nothing to send
+        following = next_change(strategy, instrument, following)
+    [again] = run(following).signals
+    assert again.bar_time == following and again.caught_up_from is None
+
+
+def test_a_manual_signal_made_while_the_tick_evaluates_leaves_the_strategy_in_step_with_the_accounts(sma, monkeypatch):
+    """The operator's signal lands between the tick reading what was last signalled and the strategy's
+    own signal: the accounts got the strategy's signal last. The strategy's next change must reach them
+    (it was taken for a repeat of the operator's, and the accounts were left holding the old target)."""
+    from strategies import services as strategy_services
+
+    strategy, instrument = sma
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    risk_services.engine_start(reason="test")
+    run(start)
+    change = entry_change(strategy, instrument, start)
+    following = next_change(strategy, instrument, change)
+    wanted_next = target_at(strategy, instrument, following)
+
+    evaluate = strategy_services.evaluate_timeframe
+
+    def operator_clicks_meanwhile(**kwargs):
+        report = evaluate(**kwargs)
+        _manual(strategy, instrument, target=wanted_next, at=change + timedelta(seconds=1), price=100)
+        return report
+
+    monkeypatch.setattr(strategy_services, "evaluate_timeframe", operator_clicks_meanwhile)
+    [entry] = run(change).signals
+    monkeypatch.undo()
+    assert entry.target == target_at(strategy, instrument, change) != wanted_next
+
+    [moved] = run(following).signals
+    assert (moved.bar_time, moved.target) == (following, wanted_next)

@@ -225,6 +225,7 @@ def target_badge(target) -> str:
 _VERDICT_BADGES = {
     "signalled": "text-bg-primary",
     "no_change": "text-bg-light border",
+    "overridden": "text-bg-info",
     "not_signalled": "text-bg-warning",
     "skipped": "text-bg-secondary",
     "data_missing": "text-bg-warning",
