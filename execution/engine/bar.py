@@ -11,9 +11,10 @@ from django.utils import timezone
 from risk.selectors import engine_is_running
 from strategies import selectors as strategy_selectors
 from strategies import services as strategy_services
-from strategies.models import Signal, SkipReason
+from strategies.models import Signal, SignalSource, SkipReason
 from strategies.selectors import active_strategies, market_data_source
 
+from .schedules import timeframes_switched_off
 from .signals import signal_submit
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,12 @@ def run_latest_bars(*, now: datetime | None = None) -> list[BarRun]:
     today = calendar.session_date_of_close(now)
     runs = []
     by_timeframe: dict[str, list] = {}
+    # A timeframe whose beat schedules are all disabled is not traded by beat: Start does not trade
+    # it either (an operator turned it off; after an emergency stop the reset turns them back on).
+    switched_off = timeframes_switched_off()
     for strategy in active_strategies():
-        by_timeframe.setdefault(strategy.timeframe, []).append(strategy)
+        if strategy.timeframe not in switched_off:
+            by_timeframe.setdefault(strategy.timeframe, []).append(strategy)
     for timeframe, strategies in sorted(by_timeframe.items(), key=lambda item: calendar.bar_length(item[0])):
         bar_close = calendar.last_bar_close(timeframe, now)
         # On NSE a bar of an earlier session is left to the catch-up rule; around the clock the market
@@ -115,11 +120,30 @@ def _evaluate(*, strategies: list, timeframe: str, bar_close: datetime, source, 
         )
         if created:
             run.signals.append(signal)
+        if created or (signal.source == SignalSource.STRATEGY and signal.target == change.target):
+            # Made here, or by Start and the tick evaluating the bar side by side: the ledger row,
+            # whichever of the two writes it last, counts the bar's signal.
             signals_made[change.strategy.pk] = signals_made.get(change.strategy.pk, 0) + 1
+        else:
+            # A manual signal or an alert took the bar's key while the bar was evaluated: the strategy's
+            # change was not sent (it counts as overridden from the next bar); the ledger says so.
+            _key_taken(report, change, signal)
     strategy_services.evaluations_record(
         report=report, timeframe=timeframe, bar_close=bar_close, signals_made=signals_made
     )
     return run
+
+
+def _key_taken(report, change, signal: Signal) -> None:
+    for evaluation in report.evaluations:
+        if evaluation.strategy.pk == change.strategy.pk:
+            detail = evaluation.instruments.get(change.instrument.kite_symbol)
+            if detail is not None:
+                detail["signal"] = False
+                detail["note"] = (
+                    f"wants {change.target:+d}, not sent: signal #{signal.pk} ({signal.source}, {signal.target:+d}) "
+                    "was made on this bar while it was evaluated"
+                )
 
 
 def _why_not_now(*, timeframe: str, now: datetime, bar_close: datetime, calendar) -> tuple[str, str] | None:

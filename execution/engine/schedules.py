@@ -224,3 +224,17 @@ def set_trading_schedules_enabled(*, enabled: bool) -> int:
         task.save(update_fields=["enabled"])
         changed += 1
     return changed
+
+
+def timeframes_switched_off() -> set[str]:
+    """Timeframes that have trading schedules and none of them enabled (an operator turned them off
+    in the admin, or an emergency stop did): Start does not evaluate them either (execution/engine/bar.py)."""
+    enabled, disabled = set(), set()
+    schedules = PeriodicTask.objects.filter(task__in=TRADING_TASKS).values_list("args", "kwargs", "enabled")
+    for args, kwargs, on in schedules:
+        try:
+            timeframe = (json.loads(args or "[]") or [None])[0] or json.loads(kwargs or "{}").get("timeframe")
+        except (ValueError, TypeError, AttributeError, KeyError):
+            continue  # a schedule whose arguments the task could not read either
+        (enabled if on else disabled).add(timeframe)
+    return disabled - enabled

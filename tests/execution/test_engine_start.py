@@ -109,3 +109,38 @@ def test_a_daily_bar_of_an_earlier_session_waits_for_its_own_close(engine_runnin
     assert [(r.timeframe, r.bar_close) for r in runs] == [("1h", datetime(2026, 11, 20, 11, 15, tzinfo=IST))]
     assert set(Evaluation.objects.values_list("strategy_id", flat=True)) == {hourly.pk}
     assert daily.pk not in set(Evaluation.objects.values_list("strategy_id", flat=True))
+
+
+def test_start_racing_the_tick_on_the_same_bar_keeps_the_ledgers_count_of_the_signal(
+    hourly, engine_running, monkeypatch
+):
+    """Start checked the ledger before the tick recorded the bar, so both evaluated it: one signal,
+    and the ledger row (whichever wrote last) still says the bar made it."""
+    from strategies import selectors as strategy_selectors
+
+    strategy, _, now = hourly
+    last_hour = now - timedelta(minutes=40)
+    run_timeframe(timeframe="1h", now=last_hour + timedelta(seconds=5))  # the tick
+    monkeypatch.setattr(strategy_selectors, "strategies_evaluated_on", lambda **kwargs: set())  # read too early
+    [start] = run_latest_bars(now=last_hour + timedelta(seconds=6))
+
+    assert start.signals == [] and Signal.objects.count() == 1
+    row = Evaluation.objects.get(strategy=strategy)
+    assert row.signals_made == 1 and row.instruments["NSE:INFY"]["signal"]
+
+
+def test_start_leaves_a_timeframe_whose_schedules_are_disabled_to_its_schedule(hourly, engine_running):
+    """An operator who disabled the 1h schedule in the admin does not get a 1h trade from Start."""
+    from django_celery_beat.models import PeriodicTask
+
+    from execution.engine.schedules import ensure_beat_schedules
+
+    _, _, now = hourly
+    ensure_beat_schedules()
+    PeriodicTask.objects.filter(name__startswith="trading:evaluate 1h").update(enabled=False)
+    assert run_latest_bars(now=now) == []
+    assert not Signal.objects.exists() and not Evaluation.objects.exists()
+
+    PeriodicTask.objects.filter(name="trading:evaluate 1h").update(enabled=True)
+    [run] = run_latest_bars(now=now)
+    assert len(run.signals) == 1
