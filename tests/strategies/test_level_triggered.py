@@ -336,3 +336,35 @@ def test_a_manual_signal_made_while_the_tick_evaluates_leaves_the_strategy_in_st
 
     [moved] = run(following).signals
     assert (moved.bar_time, moved.target) == (following, wanted_next)
+
+
+def test_an_alert_taking_the_bars_key_while_it_is_evaluated_is_named_not_taken_for_the_strategys_signal(
+    sma, monkeypatch
+):
+    """A webhook alert without bar_time takes its repeat window's start, the 1m bar's close: landing while
+    the tick evaluates that bar, it holds the key the strategy's signal needed. The ledger says the
+    strategy's change was not sent and why; the next bars hold the alert's target (it came last)."""
+    from strategies import services as strategy_services
+
+    strategy, instrument = sma
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    risk_services.engine_start(reason="test")
+    run(start)
+    change = entry_change(strategy, instrument, start)
+    evaluate = strategy_services.evaluate_timeframe
+
+    def alert_meanwhile(**kwargs):
+        report = evaluate(**kwargs)
+        signal_submit_alert = _manual(strategy, instrument, target=0, at=change, price=100)
+        Signal.objects.filter(pk=signal_submit_alert.pk).update(source="webhook")
+        return report
+
+    monkeypatch.setattr(strategy_services, "evaluate_timeframe", alert_meanwhile)
+    assert run(change).signals == []
+    monkeypatch.undo()
+    row = Evaluation.objects.get(strategy=strategy, bar_close=change)
+    detail = row.instruments["NSE:INFY"]
+    assert not detail["signal"] and "not sent" in detail["note"] and row.signals_made == 0
+
+    if target_at(strategy, instrument, change + MINUTE) == target_at(strategy, instrument, change):
+        assert run(change + MINUTE).signals == []
