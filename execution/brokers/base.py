@@ -97,6 +97,19 @@ class BrokerPosition:
     average_price: Decimal
 
 
+@dataclass(frozen=True)
+class BrokerHolding:
+    """A delivery holding as the day opened with it: ``opening_quantity`` counts shares delivered to
+    the demat account and shares bought on the last trading day not yet delivered (T1). The day's
+    CNC buys and sells are in the day's positions, not here."""
+
+    exchange: str
+    tradingsymbol: str
+    opening_quantity: int
+    t1_quantity: int = 0
+    used_quantity: int = 0
+
+
 class Broker:
     """One broker session for one account."""
 
@@ -120,6 +133,10 @@ class Broker:
 
     def positions(self) -> list[BrokerPosition]:
         raise NotImplementedError
+
+    def holdings(self) -> list[BrokerHolding]:
+        """Delivery holdings carried from earlier days; a broker without any answers none."""
+        return []
 
     def ltp(self, symbols: list[str]) -> dict[str, Decimal]:
         """Last prices keyed "EXCHANGE:SYMBOL"."""

@@ -25,6 +25,7 @@ from .base import (
     Broker,
     BrokerError,
     BrokerFill,
+    BrokerHolding,
     BrokerOrder,
     BrokerPosition,
     BrokerRejected,
@@ -288,6 +289,24 @@ class KiteBroker(Broker):
                 average_price=Decimal(str(row.get("average_price") or 0)),
             )
             for row in data.get("net", [])
+        ]
+
+    def holdings(self) -> list[BrokerHolding]:
+        """``GET /portfolio/holdings``. Kite's ``quantity`` leaves out T1 shares (a T1-only holding
+        reads quantity 0, t1_quantity 1, opening_quantity 1) and a sale today shows as
+        ``used_quantity`` and as a negative CNC position; ``opening_quantity`` (delivered + T1 at the
+        day's start) is the one figure that neither misses T1 shares nor counts today's sale twice."""
+        rows = self._read("read holdings", self.client.holdings)
+        return [
+            BrokerHolding(
+                exchange=row["exchange"],
+                tradingsymbol=row["tradingsymbol"],
+                # Every payload seen carries opening_quantity; without it, delivered + T1 (no sale today).
+                opening_quantity=int(row.get("opening_quantity", row["quantity"] + row.get("t1_quantity", 0))),
+                t1_quantity=int(row.get("t1_quantity") or 0),
+                used_quantity=int(row.get("used_quantity") or 0),
+            )
+            for row in rows or []
         ]
 
     def ltp(self, symbols: list[str]) -> dict[str, Decimal]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,7 +26,15 @@ from django.utils import timezone
 from accounts.models import Account, AccountStatus
 from accounts.models import Broker as BrokerKind
 
-from ..brokers import BrokerError, BrokerFill, BrokerOrder, BrokerPosition, SessionExpired, broker_for
+from ..brokers import (
+    BrokerError,
+    BrokerFill,
+    BrokerHolding,
+    BrokerOrder,
+    BrokerPosition,
+    SessionExpired,
+    broker_for,
+)
 from ..models import FINAL_STATUSES, Order, OrderStatus, Position, PositionMismatch
 from ..orders.fills import fill_record
 from ..orders.sessions import account_session_lost
@@ -37,6 +46,10 @@ logger = logging.getLogger(__name__)
 RESOLVED, NOT_FOUND, RETRY, WAITING_FOR_LOGIN = "resolved", "not found", "retry", "waiting for login"
 # A PENDING order claimed this long ago without an answer recorded: the worker died mid-call.
 STALE_CLAIM = timedelta(minutes=2)
+# Delivery: a CNC buy is a position on its day and a holding from the next trading day.
+DELIVERY = "CNC"
+# A holding is shares in the demat account, not on an exchange: Kite may list one bought on NSE under BSE.
+EQUITY_EXCHANGES = {"NSE": "BSE", "BSE": "NSE"}
 
 
 def account_can_be_read(account: Account) -> bool:
@@ -175,6 +188,7 @@ def reconcile_account(*, account_id: int) -> ReconcileReport:
         book = broker.orders()
         trades = broker.trades()
         positions = broker.positions()
+        holdings = broker.holdings()
     except SessionExpired as exc:
         account_session_lost(account=account, reason=str(exc))
         report.skipped = "session expired"
@@ -205,7 +219,7 @@ def reconcile_account(*, account_id: int) -> ReconcileReport:
         if order_not_found(order=order) == NOT_FOUND:
             report.not_found.append(order.tag)
 
-    report.mismatches = positions_compare(account=account, broker_positions=positions)
+    report.mismatches = positions_compare(account=account, broker_positions=positions, broker_holdings=holdings)
     Position.objects.filter(account=account, state_unknown=True).update(state_unknown=False)
     return report
 
@@ -225,11 +239,17 @@ def _stale_claims_to_unknown(*, account: Account, book_tags: set[str]) -> None:
         )
 
 
-def positions_compare(*, account: Account, broker_positions: list[BrokerPosition]) -> list[str]:
-    """Flag every instrument/product where the ledger and the broker's net quantity differ.
+def positions_compare(
+    *, account: Account, broker_positions: list[BrokerPosition], broker_holdings: Sequence[BrokerHolding] = ()
+) -> list[str]:
+    """Flag every instrument/product where the ledger and the broker's quantity differ.
 
-    The ledger is the sum over strategies; the broker knows only the account's net. A difference
-    opens (or refreshes) a PositionMismatch; agreement closes it. Nothing is overwritten.
+    The ledger is the sum over strategies; the broker knows only the account's net. MIS and NRML
+    compare with the net position. CNC compares with the holding's ``opening_quantity`` (delivered
+    and T1 shares the day opened with) plus the day's net CNC position (today's buys less today's
+    sells, a sale out of the holding included), for the instruments the system holds or trades on
+    the account; the owner's own holdings in other instruments are not the system's to flag. A
+    difference opens (or refreshes) a PositionMismatch; agreement closes it. Nothing is overwritten.
     """
     from strategies.models import Instrument
 
@@ -256,6 +276,11 @@ def positions_compare(*, account: Account, broker_positions: list[BrokerPosition
             (m.exchange, m.tradingsymbol, m.product): m
             for m in PositionMismatch.objects.select_for_update().filter(account=account, resolved_at__isnull=True)
         }
+        delivery_keys = {key for key in set(ledger) | set(broker) | set(open_rows) if key[2] == DELIVERY}
+        for holding in broker_holdings:
+            key = _holding_key(holding, delivery_keys)
+            if key is not None:
+                broker[key] = broker.get(key, 0) + holding.opening_quantity
         for key in set(ledger) | set(broker) | set(open_rows):
             ours, theirs = ledger.get(key, 0), broker.get(key, 0)
             mismatch = open_rows.get(key)
@@ -289,3 +314,13 @@ def positions_compare(*, account: Account, broker_positions: list[BrokerPosition
     if flagged:
         logger.warning("account %s: ledger and broker positions differ: %s", account.pk, "; ".join(flagged))
     return flagged
+
+
+def _holding_key(holding: BrokerHolding, delivery_keys: set[tuple[str, str, str]]) -> tuple[str, str, str] | None:
+    """The ledger's CNC key a holding counts for: its own exchange, or the other equity exchange
+    with the same symbol; None when the system neither holds nor trades it (the owner's own)."""
+    for exchange in (holding.exchange, EQUITY_EXCHANGES.get(holding.exchange)):
+        key = (exchange, holding.tradingsymbol, DELIVERY)
+        if exchange is not None and key in delivery_keys:
+            return key
+    return None
