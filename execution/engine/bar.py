@@ -31,14 +31,19 @@ class BarRun:
     signals: list[Signal] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     evaluated: int = 0
+    would_signal: list = field(default_factory=list)  # a replay's changes, not sent (send_signals off)
 
 
-def run_timeframe(*, timeframe: str, now: datetime | None = None, force: bool = False) -> BarRun:
+def run_timeframe(
+    *, timeframe: str, now: datetime | None = None, force: bool = False, send_signals: bool = True
+) -> BarRun:
     """Evaluate every active strategy of ``timeframe`` on the bar that just closed.
 
     Every (strategy, bar) lands in the evaluation ledger: evaluated, or skipped with its reason
     (engine stopped, market closed, tick late). ``force`` (the ``evaluate`` command) runs even
-    when the engine is stopped or the tick is late.
+    when the engine is stopped or the tick is late. Without ``send_signals`` (a replay of an
+    earlier bar) the changes are recorded in the ledger and returned in ``would_signal``, but no
+    signal is made: nothing reaches an account.
     """
     now = now or timezone.now()
     source = market_data_source()
@@ -53,7 +58,9 @@ def run_timeframe(*, timeframe: str, now: datetime | None = None, force: bool = 
             strategies=strategies, timeframe=timeframe, bar_close=bar_close, reason_code=code, reason=reason
         )
         return BarRun(timeframe, None if code == SkipReason.ENGINE_STOPPED else bar_close, skipped=reason)
-    return _evaluate(strategies=strategies, timeframe=timeframe, bar_close=bar_close, source=source, now=now)
+    return _evaluate(
+        strategies=strategies, timeframe=timeframe, bar_close=bar_close, source=source, now=now, send=send_signals
+    )
 
 
 def run_latest_bars(*, now: datetime | None = None) -> list[BarRun]:
@@ -97,7 +104,9 @@ def run_latest_bars(*, now: datetime | None = None) -> list[BarRun]:
     return runs
 
 
-def _evaluate(*, strategies: list, timeframe: str, bar_close: datetime, source, now: datetime) -> BarRun:
+def _evaluate(
+    *, strategies: list, timeframe: str, bar_close: datetime, source, now: datetime, send: bool = True
+) -> BarRun:
     """Evaluate ``strategies`` on the bar, submit the signals their changed targets make, record the
     ledger rows. A manual signal or alert made between the bar's close and ``now`` overrides the
     bar's change (the operator acted after the strategy decided)."""
@@ -107,7 +116,11 @@ def _evaluate(*, strategies: list, timeframe: str, bar_close: datetime, source, 
     )
     run.errors, run.evaluated = report.errors, report.evaluated
     signals_made: dict[int, int] = {}
-    for change in report.changes:
+    if not send:
+        run.would_signal = list(report.changes)
+        for change in run.would_signal:
+            _not_sent(report, change, f"replay of an earlier bar: would signal {change.target:+d}, not sent")
+    for change in report.changes if send else ():
         signal, created = signal_submit(
             strategy=change.strategy,
             instrument=change.instrument,
@@ -135,15 +148,22 @@ def _evaluate(*, strategies: list, timeframe: str, bar_close: datetime, source, 
 
 
 def _key_taken(report, change, signal: Signal) -> None:
+    _not_sent(
+        report,
+        change,
+        f"wants {change.target:+d}, not sent: signal #{signal.pk} ({signal.source}, {signal.target:+d}) "
+        "was made on this bar while it was evaluated",
+    )
+
+
+def _not_sent(report, change, note: str) -> None:
+    """The ledger's line for a change the rule decided to signal and that was not sent, and why."""
     for evaluation in report.evaluations:
         if evaluation.strategy.pk == change.strategy.pk:
             detail = evaluation.instruments.get(change.instrument.kite_symbol)
             if detail is not None:
                 detail["signal"] = False
-                detail["note"] = (
-                    f"wants {change.target:+d}, not sent: signal #{signal.pk} ({signal.source}, {signal.target:+d}) "
-                    "was made on this bar while it was evaluated"
-                )
+                detail["note"] = note
 
 
 def _why_not_now(*, timeframe: str, now: datetime, bar_close: datetime, calendar) -> tuple[str, str] | None:

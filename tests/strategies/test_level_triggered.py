@@ -368,3 +368,29 @@ def test_an_alert_taking_the_bars_key_while_it_is_evaluated_is_named_not_taken_f
 
     if target_at(strategy, instrument, change + MINUTE) == target_at(strategy, instrument, change):
         assert run(change + MINUTE).signals == []
+
+
+def test_evaluate_on_an_earlier_bar_is_a_replay_that_sends_nothing_unless_asked(sma, monkeypatch):
+    """`evaluate --at` on a bar older than the latest closed one prints and records what it would
+    signal, and no signal reaches an account: an old decision sent now would trade at today's prices."""
+    from execution.models import Order
+    from tests.factories import AccountFactory, MappingFactory
+
+    strategy, instrument = sma
+    MappingFactory(account=AccountFactory(name="Asha"), strategy=strategy)
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=IST)
+    risk_services.engine_start(reason="test")
+    run(start)
+    change = entry_change(strategy, instrument, start)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: change + timedelta(hours=2))
+
+    out = StringIO()
+    call_command("evaluate", "--timeframe", "1m", "--at", change.isoformat(), stdout=out)
+    assert "Replay of an earlier bar" in out.getvalue() and "Would signal" in out.getvalue()
+    assert not Signal.objects.exists() and not Order.objects.exists()
+    detail = Evaluation.objects.get(strategy=strategy, bar_close=change).instruments["NSE:INFY"]
+    assert detail["signal"] is False and "replay" in detail["note"]
+
+    call_command("evaluate", "--timeframe", "1m", "--at", change.isoformat(), "--trade", stdout=StringIO())
+    [signal] = Signal.objects.all()
+    assert signal.bar_time == change and Order.objects.filter(signal=signal).exists()
