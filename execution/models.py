@@ -435,6 +435,12 @@ class Operation(models.Model):
     report = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     running_since = models.DateTimeField(null=True, blank=True)
+    # The run's last sign of life: set when a worker claims it and each time it reports progress. The
+    # operations sweep (execution/operations/sweep.py) fails and replaces a run silent for longer than
+    # OPERATION_STALL_SECONDS: its worker was lost.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the operations sweep last sent a still-queued operation's message again.
+    nudged_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -59,6 +59,22 @@ def sweep_deliveries() -> dict:
     return {"redriven": {s: len(a) for s, a in sweep.redriven.items()}, "expired": len(sweep.expired)}
 
 
+@shared_task(ignore_result=True)
+def sweep_operations() -> dict:
+    """Every 5 s from beat: send again the operations whose message was lost (still queued after
+    OPERATION_REQUEUE_SECONDS); fail and replace those whose worker died (silent for
+    OPERATION_STALL_SECONDS) (execution/operations/sweep.py)."""
+    from .operations.sweep import operations_sweep
+
+    sweep = operations_sweep()
+    return {
+        "requeued": sweep.requeued,
+        "not_sent": sweep.not_sent,
+        "replaced": sweep.replaced,
+        "abandoned": sweep.abandoned,
+    }
+
+
 # Acknowledged when it starts (the project's default): a delivery, not the message, is the record of
 # what must happen, so nothing depends on Redis redelivering a message.
 @shared_task(ignore_result=True)
@@ -109,7 +125,9 @@ def intraday_square_off() -> dict:
 @shared_task(ignore_result=True)
 def run_operation(operation_id: int) -> str:
     """An operation's cancels and exits (emergency stop, flatten, strategy stop, MIS square-off,
-    daily-loss flatten), once; its row holds the status."""
+    daily-loss flatten), once; its row holds the status. Acknowledged when it starts, like every
+    task here: a message lost before the claim is sent again by ``sweep_operations``, a run whose
+    worker dies is replaced by it."""
     return runs.operation_run(operation_id=operation_id).operation.state
 
 

@@ -239,6 +239,17 @@ SIGNAL_ORDER_TTL_SECONDS = env.int("SIGNAL_ORDER_TTL_SECONDS", default=60)
 # nudge), until the TTL above, then expires it with its reason.
 DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=5)
 DELIVERY_GRACE_SECONDS = env.int("DELIVERY_GRACE_SECONDS", default=5)
+# Operations (execution/operations/sweep.py, on beat every 5 s): one still queued
+# OPERATION_REQUEUE_SECONDS after it was created (its message lost) is sent again; one running whose
+# worker has not reported for OPERATION_STALL_SECONDS (its worker lost; a flatten reports every few
+# seconds, Kite calls time out in 7) is marked failed and replaced by a new one of the same scope.
+OPERATION_REQUEUE_SECONDS = env.int("OPERATION_REQUEUE_SECONDS", default=15)
+OPERATION_STALL_SECONDS = env.int("OPERATION_STALL_SECONDS", default=120)
+if OPERATION_REQUEUE_SECONDS < 1 or OPERATION_STALL_SECONDS < 30:
+    raise ImproperlyConfigured(
+        "OPERATION_REQUEUE_SECONDS must be at least 1 and OPERATION_STALL_SECONDS at least 30 (a run reports "
+        "every few seconds; a shorter limit would replace runs that are still working)."
+    )
 # Webhook alerts: requests per minute per webhook URL, and the window in which alerts without a
 # bar_time for the same strategy and instrument make one signal.
 WEBHOOK_RATE_LIMIT = env.int("WEBHOOK_RATE_LIMIT", default=30)

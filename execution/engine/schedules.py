@@ -204,6 +204,22 @@ def ensure_beat_schedules() -> list[str]:
     )
     if was_created:
         created.append(name)
+    # Operations (emergency stops, flattens) whose message was lost are sent again; those whose worker
+    # died are failed and replaced. Reduces risk only, so an emergency stop leaves it running.
+    every_5s, _ = IntervalSchedule.objects.get_or_create(every=5, period=IntervalSchedule.SECONDS)
+    name = f"{SCHEDULE_PREFIX}sweep operations"
+    _, was_created = PeriodicTask.objects.get_or_create(
+        name=name,
+        defaults={
+            "task": "execution.tasks.sweep_operations",
+            "interval": every_5s,
+            "expire_seconds": 5,
+            "description": "Send again every operation still queued after OPERATION_REQUEUE_SECONDS; mark failed "
+            "and replace every running one whose worker has not reported for OPERATION_STALL_SECONDS.",
+        },
+    )
+    if was_created:
+        created.append(name)
     return created
 
 

@@ -10,6 +10,11 @@ calls, seconds to minutes with many accounts) runs as a task through the one dec
 can poll, so neither a request nor beat ever waits on a broker. If the task cannot be queued (Redis
 down), it runs in the caller instead: a stop is never left undone for want of a queue. The
 ``emergency_stop`` command runs its operation itself and waits (``emergency.emergency_stop``).
+
+The row, not the message, is the record of what must happen: a run beats on its row
+(``heartbeat_at``) when it claims it and as it reports, and the operations sweep
+(``execution.operations.sweep``) sends again an operation whose message was lost and replaces one
+whose worker died (``operation_replace``).
 """
 
 from __future__ import annotations
@@ -103,13 +108,40 @@ def _queued(operation: Operation) -> Operation:
 
 
 def _enqueue_or_run(*, operation_id: int) -> None:
+    if not operation_send(operation_id=operation_id):
+        logger.error("operation %s: could not be queued; running it here", operation_id)
+        operation_run(operation_id=operation_id)
+
+
+def operation_send(*, operation_id: int) -> bool:
+    """Send the operation's task message; False (logged) if the queue is down. Sending it twice is
+    harmless: the first run claims the row, a second finds it taken."""
     from ..tasks import run_operation
 
     try:
         run_operation.delay(operation_id)
     except Exception:
-        logger.exception("operation %s: could not be queued; running it here", operation_id)
-        operation_run(operation_id=operation_id)
+        logger.exception("operation %s: its message could not be sent", operation_id)
+        return False
+    return True
+
+
+def operation_replace(*, lost: Operation) -> Operation:
+    """A new operation of the same kind, scope and actor as ``lost`` (whose worker died part way),
+    QUEUED; the caller sends it once its row is committed (``operation_send``). Running a flatten
+    again is safe: positions with an exit in flight get no second one, and cancels are idempotent."""
+    operation = Operation.objects.create(
+        kind=lost.kind,
+        actor=lost.actor,
+        account=lost.account,
+        strategy=lost.strategy,
+        reason=f"Replaces #{lost.id} (its worker was lost): {lost.reason}"[:200],
+        started=(
+            f"#{lost.id}'s worker was lost part way; cancelling what is still open and closing what is "
+            "still held in its scope, in a task."
+        ),
+    )
+    return operation
 
 
 def account_flatten_start(*, account, actor=None, reason: str) -> Operation:
@@ -221,12 +253,40 @@ def _flatten(operation: Operation, report: FlattenReport) -> FlattenReport:
     return report
 
 
-def _report_writer(operation_id: int) -> Callable[[FlattenReport], None]:
-    """Writes the report on the operation's row as each account finishes a step: a run that fails
-    or is killed after that still shows what it did."""
+# A run beats at least this often while it sends exits and cancels (each one is a sign of life),
+# well inside OPERATION_STALL_SECONDS, without one write per order.
+HEARTBEAT_EVERY = timedelta(seconds=5)
+
+
+class _Heartbeat:
+    """The run's sign of life on its row, for the operations sweep. Written only while the row is
+    RUNNING: once the sweep has declared the run lost, a worker that comes back overwrites nothing."""
+
+    def __init__(self, operation_id: int, beaten_at: datetime) -> None:
+        self.operation_id = operation_id
+        self.beaten_at = beaten_at
+
+    def beat(self, **fields) -> None:
+        now = timezone.now()
+        Operation.objects.filter(pk=self.operation_id, state=OperationState.RUNNING).update(heartbeat_at=now, **fields)
+        self.beaten_at = now
+
+    def progress(self, listener: Callable[[str], None] | None) -> Callable[[str], None]:
+        def heard(line: str) -> None:
+            if timezone.now() - self.beaten_at >= HEARTBEAT_EVERY:
+                self.beat()
+            if listener is not None:
+                listener(line)
+
+        return heard
+
+
+def _report_writer(heartbeat: _Heartbeat) -> Callable[[FlattenReport], None]:
+    """Writes the report on the operation's row as each account finishes a step (with a heartbeat):
+    a run that fails or is killed after that still shows what it did."""
 
     def write(report: FlattenReport) -> None:
-        Operation.objects.filter(pk=operation_id).update(report=report.as_record())
+        heartbeat.beat(report=report.as_record())
 
     return write
 
@@ -242,17 +302,19 @@ def operation_run(*, operation_id: int, progress: Callable[[str], None] | None =
     ``progress`` hears each cancel and exit as it is done. Each exit it makes and each order it
     cancels carries the operation's id, and its report is written as each account finishes a step
     (``_report_writer``), so a failed or killed run still shows what it did."""
+    now = timezone.now()
     claimed = Operation.objects.filter(pk=operation_id, state=OperationState.QUEUED).update(
-        state=OperationState.RUNNING, running_since=timezone.now()
+        state=OperationState.RUNNING, running_since=now, heartbeat_at=now
     )
     operation = Operation.objects.select_related("account", "strategy", "actor").get(pk=operation_id)
     if not claimed:
         return OperationRun(operation=operation)
+    heartbeat = _Heartbeat(operation.id, now)
     report = FlattenReport(
         reason=operation.reason,
         operation_id=operation.id,
-        progress=progress,
-        checkpoint=_report_writer(operation.id),
+        progress=heartbeat.progress(progress),
+        checkpoint=_report_writer(heartbeat),
     )
     try:
         _flatten(operation, report)
@@ -267,5 +329,12 @@ def operation_run(*, operation_id: int, progress: Callable[[str], None] | None =
         operation.state, operation.summary = OperationState.DONE, report.summary
         operation.report = report.as_record()
     operation.finished_at = timezone.now()
-    operation.save(update_fields=["state", "summary", "report", "finished_at"])
+    finished = Operation.objects.filter(pk=operation.id, state=OperationState.RUNNING).update(
+        state=operation.state, summary=operation.summary, report=operation.report, finished_at=operation.finished_at
+    )
+    if not finished:
+        # The sweep declared this run lost (silent past OPERATION_STALL_SECONDS) and replaced it: its
+        # row keeps saying so; what this run did is on its orders.
+        logger.warning("operation %s finished after it was declared lost: %s", operation.id, operation.summary)
+        operation.refresh_from_db()
     return OperationRun(operation=operation, report=report)
