@@ -1,0 +1,176 @@
+"""An emergency stop outlives the worker running it, with the real processes: a worker and beat on a
+Redis of the test's own, on PostgreSQL, paper accounts. The API starts the emergency stop; the
+worker is killed (SIGKILL, no warm shutdown) while it is part way through the exits; another worker
+is started. Beat's operations sweep marks the lost run failed and replaces it, and the book ends
+flat, each position closed once."""
+
+from __future__ import annotations
+
+import os
+import signal as signals
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from rest_framework.test import APIClient
+
+from execution.engine.fanout import execute_signal_for_accounts
+from execution.models import Operation, OperationState, Order, OrderLeg, OrderStatus, Position
+from tests.execution.book import signal
+from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
+from tests.own_redis import OwnRedis, celery_app_on
+from tradingsite.benchmarks.workers import ROOT, database_url, start_worker, stop_worker
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+STALL, SWEEP, ACCOUNTS = 30, 2, 60
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    with celery_app_on(redis.url):
+        yield redis
+    redis.stop()
+
+
+@pytest.fixture
+def process_env(own_redis):
+    return {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "REDIS_URL": own_redis.url,
+        "CELERY_KEY_PREFIX": "",
+        "OPERATION_STALL_SECONDS": str(STALL),
+        "OPERATION_REQUEUE_SECONDS": "5",
+        "ORDER_THREADS": "2",
+    }
+
+
+def _start_worker(env, log_dir: Path, name: str):
+    return start_worker(env=env, concurrency=2, log=open(log_dir / f"{name}.log", "w"))  # noqa: SIM115
+
+
+@pytest.fixture
+def workers(process_env, tmp_path):
+    started = [_start_worker(process_env, tmp_path, "worker")]
+    yield started
+    for process in started:
+        if process.poll() is None:
+            stop_worker(process)
+
+
+@pytest.fixture
+def beat(process_env, tmp_path):
+    every, _ = IntervalSchedule.objects.get_or_create(every=SWEEP, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="sweep operations", task="execution.tasks.sweep_operations", interval=every)
+    log = tmp_path / "beat.log"
+    process = subprocess.Popen(  # noqa: S603 (fixed argv: this interpreter running celery beat)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tradingsite",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "--pidfile",
+            str(tmp_path / "beat.pid"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **process_env},
+        stdout=open(log, "w"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+    )
+    # Beat's own start (Django's imports, slow on a loaded machine) is no part of the sweep's promise.
+    deadline = time.monotonic() + 180
+    while "Sending due task sweep operations" not in log.read_text():
+        assert process.poll() is None, f"beat exited at start: {log.read_text()[-2000:]}"
+        assert time.monotonic() < deadline, "beat sent no sweep within 180 s of its start"
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture
+def held(engine_running):
+    """ACCOUNTS paper accounts, each long INFY through the real pipeline."""
+    instrument = InstrumentFactory(tradingsymbol="INFY", instrument_token=408065)
+    strategy = StrategyFactory(instruments=[instrument])
+    accounts = [AccountFactory(capital=Decimal("1000000")) for _ in range(ACCOUNTS)]
+    for account in accounts:
+        MappingFactory(
+            account=account, strategy=strategy, allocation_pct=Decimal("10"), risk_per_trade_pct=Decimal("1")
+        )
+    execute_signal_for_accounts(signal_id=signal(strategy, instrument, 1).id, account_ids=[a.id for a in accounts])
+    positions = {p.id: p.quantity for p in Position.objects.exclude(quantity=0)}
+    assert len(positions) == ACCOUNTS
+    return positions
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(c) for c in f.read().split()]
+    return found
+
+
+def test_a_worker_killed_during_an_emergency_stop_still_leaves_the_book_flat(
+    admin_user, held, workers, beat, process_env, tmp_path
+):
+    api = APIClient()
+    api.force_authenticate(user=admin_user)
+    response = api.post("/api/system/emergency-stop", {"reason": "drill"}, format="json")
+    assert response.status_code == 202
+    stop = Operation.objects.get(pk=response.json()["operation"]["id"])
+
+    # Killed as a crash would, part way through its exits: no warm shutdown, nothing after this runs.
+    deadline = time.monotonic() + 60
+    while Order.objects.filter(operation=stop, leg=OrderLeg.EXIT).count() < 3:
+        assert time.monotonic() < deadline, "the worker sent no exit within 60 s"
+        time.sleep(0.02)
+    for child in _children(workers[0].pid):
+        os.kill(child, signals.SIGKILL)
+    workers[0].kill()
+    workers[0].wait()
+    stop.refresh_from_db()
+    if stop.state != OperationState.RUNNING or not Position.objects.exclude(quantity=0).exists():
+        pytest.skip("the run finished before the kill landed: nothing to replace")
+    workers.append(_start_worker(process_env, tmp_path, "worker2"))
+
+    deadline = time.monotonic() + STALL + 120
+    while (
+        Position.objects.exclude(quantity=0).exists()
+        or Operation.objects.filter(state__in=(OperationState.QUEUED, OperationState.RUNNING)).exists()
+    ):
+        assert time.monotonic() < deadline, "the book is not flat within the stall limit plus two minutes"
+        time.sleep(0.5)
+
+    stop.refresh_from_db()
+    assert stop.state == OperationState.FAILED and "worker running it was lost" in stop.summary
+    [replacement] = Operation.objects.exclude(pk=stop.pk)
+    assert replacement.state == OperationState.DONE and f"#{stop.id}" in replacement.reason
+    assert replacement.actor == admin_user and replacement.kind == stop.kind
+    # Each position closed once: what the exits filled is what it held, no more (no double exits).
+    for position_id, quantity in held.items():
+        position = Position.objects.get(pk=position_id)
+        filled = Order.objects.filter(
+            leg=OrderLeg.EXIT,
+            account_id=position.account_id,
+            strategy_id=position.strategy_id,
+            instrument_id=position.instrument_id,
+            status=OrderStatus.COMPLETE,
+        ).aggregate(total=Sum("filled_quantity"))["total"]
+        assert (position.quantity, filled) == (0, abs(quantity)), f"position {position_id}"
