@@ -157,6 +157,15 @@ def test_every_page_fits_a_phone_and_a_desktop(live_server, browser, artifacts):
             # Wide tables scroll inside their .table-responsive box; the page itself never does.
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{path} is {overflow}px wider than a {label} screen"
+            if label == "phone":
+                # A stacked row's cell shows its value whole: nothing runs past the cell's right edge
+                # (hidden by the table's scroll box, as "₹0.00 of ₹10,000.0…" was on the accounts page).
+                spilled = page.evaluate(
+                    """() => Array.from(document.querySelectorAll('table.table-stack td[data-label]'))
+                        .filter((td) => td.scrollWidth > td.clientWidth + 1)
+                        .map((td) => td.dataset.label + ': ' + td.innerText.replace(/\\s+/g, ' ').trim())"""
+                )
+                assert spilled == [], f"{path}: cells run off a phone screen: {spilled}"
             name = path.strip("/").replace("/", "-") or "overview"
             # A phone's first screen is what a trader sees; the desktop shot is the whole page.
             page.screenshot(path=str(artifacts / f"page-{name}-{label}.png"), full_page=label == "desktop")

@@ -135,8 +135,12 @@ def usage_bar(pct, label: str = "", limit: str = "", neutral: bool = False) -> s
         pct_text,
     )
     if label:
-        bar += format_html('<div class="small text-body-secondary num text-start">{} of {}</div>', label, limit)
-    return bar
+        bar += format_html(
+            '<div class="small text-body-secondary num text-start text-wrap">{} of {}</div>', label, limit
+        )
+    # One block: in a phone's stacked row the cell is a flex row, which set the bar and its label side
+    # by side and ran the label off the screen.
+    return format_html('<div class="usage-cell">{}</div>', bar)
 
 
 @register.simple_tag
