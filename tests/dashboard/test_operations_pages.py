@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -252,6 +253,50 @@ def test_a_running_operation_shows_its_own_orders_and_the_accounts_it_has_done(v
     assert 'hx-trigger="every 2s"' in page
     listed = text_of(viewer_client.get(reverse("dashboard:operations")))
     assert "1 exit sent so far · 0 positions flat · 1 working · 1 order cancelled" in listed
+
+
+def test_a_running_operation_says_when_it_last_reported_and_a_finished_one_does_not(viewer_client, staff):
+    now = MARKET_OPEN + timedelta(minutes=5)
+    running = operation(
+        state=OperationState.RUNNING,
+        actor=staff,
+        created_at=now - timedelta(seconds=40),
+        running_since=now - timedelta(seconds=39),
+        heartbeat_at=now - timedelta(seconds=12),  # 09:19:48 IST
+    )
+    done, _ = done_emergency_stop(staff)
+
+    with time_machine.travel(now, tick=False):
+        listed = viewer_client.get(reverse("dashboard:operations")).content.decode()
+        detail = viewer_client.get(reverse("dashboard:operation", args=[running.id])).content.decode()
+        finished = viewer_client.get(reverse("dashboard:operation", args=[done.id])).content.decode()
+        live = viewer_client.get(reverse("dashboard:operation", args=[running.id]), headers={"HX-Request": "true"})
+
+    row = listed.split(f'data-operation="{running.id}"')[1].split("</tr>")[0]
+    for html in (row, detail, live.content.decode()):
+        report = re.search(r'<time class="operation-last-report[^"]*"[^>]*>[^<]*</time>', html).group(0)
+        assert "last report 12 s ago" in report
+        assert 'title="Last report at 06 Jan 2025 09:19:48 IST"' in report
+        assert "text-danger" not in report
+    assert "last report" not in listed.split(f'data-operation="{done.id}"')[1].split("</tr>")[0]
+    assert "last report" not in finished
+
+
+def test_a_run_silent_past_the_stall_limit_is_flagged(viewer_client, staff, settings):
+    settings.OPERATION_STALL_SECONDS = 120
+    now = MARKET_OPEN + timedelta(minutes=10)
+    running = operation(
+        state=OperationState.RUNNING,
+        actor=staff,
+        created_at=now - timedelta(minutes=6),
+        heartbeat_at=now - timedelta(seconds=200),
+    )
+    with time_machine.travel(now, tick=False):
+        text = text_of(viewer_client.get(reverse("dashboard:operation", args=[running.id])))
+        page = viewer_client.get(reverse("dashboard:operation", args=[running.id])).content.decode()
+    assert "last report 3 min ago" in text
+    assert "silent longer than 120 s: the sweep fails it and starts a replacement" in text
+    assert re.search(r'<time class="operation-last-report[^"]*text-danger', page)
 
 
 def test_an_unknown_operation_is_a_404(viewer_client):

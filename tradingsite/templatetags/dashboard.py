@@ -11,7 +11,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from execution.models import OperationState
 from risk.sizing import format_inr, format_qty
+from strategies.calendar import to_market_time
 
 register = template.Library()
 
@@ -255,3 +257,30 @@ def number(value) -> str:
     if value is None or value == "":
         return "–"
     return f"{float(value):,.2f}"
+
+
+@register.simple_tag
+def last_report(operation) -> str:
+    """A running operation's last sign of life: "last report 12 s ago", its IST time on hover. The
+    operations sweep fails and replaces a run silent longer than OPERATION_STALL_SECONDS, so past that
+    it is flagged: its worker is lost, or the sweep itself is not running."""
+    if operation.state != OperationState.RUNNING:
+        return ""
+    moment = operation.heartbeat_at or operation.running_since or operation.created_at
+    silent = max(0, int((timezone.now() - moment).total_seconds()))
+    ago = f"{silent} s" if silent < 120 else f"{silent // 60} min"
+    stalled = silent > settings.OPERATION_STALL_SECONDS
+    note = (
+        f" · silent longer than {settings.OPERATION_STALL_SECONDS} s: the sweep fails it and starts a replacement"
+        if stalled
+        else ""
+    )
+    return format_html(
+        '<time class="operation-last-report small {}" datetime="{}" title="Last report at {} IST">'
+        "last report {} ago{}</time>",
+        "text-danger" if stalled else "text-body-secondary",
+        moment.isoformat(),
+        to_market_time(moment).strftime("%d %b %Y %H:%M:%S"),
+        ago,
+        note,
+    )
