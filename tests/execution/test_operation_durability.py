@@ -150,12 +150,14 @@ def test_a_worker_killed_during_an_emergency_stop_still_leaves_the_book_flat(
         pytest.skip("the run finished before the kill landed: nothing to replace")
     workers.append(_start_worker(process_env, tmp_path, "worker2"))
 
-    deadline = time.monotonic() + STALL + 120
+    # The promise is that the book ends flat, not how fast: the stall limit, a sweep, a new worker's
+    # start and 57 exits on one worker took 150 s at load 10 (passes in about 44 s idle).
+    deadline = time.monotonic() + STALL + 300
     while (
         Position.objects.exclude(quantity=0).exists()
         or Operation.objects.filter(state__in=(OperationState.QUEUED, OperationState.RUNNING)).exists()
     ):
-        assert time.monotonic() < deadline, "the book is not flat within the stall limit plus two minutes"
+        assert time.monotonic() < deadline, "the book is not flat within the stall limit plus five minutes"
         time.sleep(0.5)
 
     stop.refresh_from_db()
