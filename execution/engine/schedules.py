@@ -54,6 +54,11 @@ def _is_a_default(schedule: CrontabSchedule | None, timeframe: str) -> bool:
     return fields in known and schedule.day_of_month == "*" and schedule.month_of_year == "*"
 
 
+def _every(seconds: int) -> IntervalSchedule:
+    schedule, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
+    return schedule
+
+
 def _crontab(minute: str, *, hour: str = "*", day_of_week: str = "*") -> CrontabSchedule:
     schedule, _ = CrontabSchedule.objects.get_or_create(
         minute=minute,
@@ -94,13 +99,12 @@ def ensure_beat_schedules() -> list[str]:
         if len(crontabs) == 1:  # the other calendar's extra schedule would fire at non-closes
             extra = PeriodicTask.objects.filter(name=f"{SCHEDULE_PREFIX}evaluate {timeframe} (session close)")
             extra.filter(crontab__minute="30", crontab__hour="15").delete()
-    every_15s, _ = IntervalSchedule.objects.get_or_create(every=15, period=IntervalSchedule.SECONDS)
     housekeeping = [
         (
             f"{SCHEDULE_PREFIX}mark to market",
             {
                 "task": "execution.tasks.mark_to_market",
-                "interval": every_15s,
+                "interval": _every(15),
                 "expire_seconds": 15,
                 "description": "Mark open positions to the last price in market hours; halt accounts past their "
                 "daily loss limit.",
@@ -165,61 +169,47 @@ def ensure_beat_schedules() -> list[str]:
                 "account not logged in for the day.",
             },
         ),
+        # Orders, trades and positions of every logged-in Kite account against Kite's books. It only
+        # reads and records, so an emergency stop leaves it running.
+        (
+            f"{SCHEDULE_PREFIX}reconcile Kite accounts",
+            {
+                "task": "execution.tasks.reconcile_kite_accounts",
+                "interval": _every(30),
+                "expire_seconds": 30,
+                "description": "Bring orders, fills and positions in line with Kite's order book, trades and net "
+                "positions; flag ledger/broker position differences.",
+            },
+        ),
+        # Deliveries a lost message left pending are sent again, and expired past their TTL. It decides
+        # nothing an entry limit would not refuse, so an emergency stop leaves it running too.
+        (
+            f"{SCHEDULE_PREFIX}sweep deliveries",
+            {
+                "task": "execution.tasks.sweep_deliveries",
+                "interval": _every(settings.DELIVERY_SWEEP_SECONDS),
+                "expire_seconds": settings.DELIVERY_SWEEP_SECONDS,
+                "description": "Send again every signal delivery still pending after DELIVERY_GRACE_SECONDS; "
+                "expire those past the signal's TTL with their reason.",
+            },
+        ),
+        # Operations (emergency stops, flattens) whose message was lost are sent again; those whose
+        # worker died are failed and replaced. Reduces risk only, so an emergency stop leaves it running.
+        (
+            f"{SCHEDULE_PREFIX}sweep operations",
+            {
+                "task": "execution.tasks.sweep_operations",
+                "interval": _every(5),
+                "expire_seconds": 5,
+                "description": "Send again every operation still queued after OPERATION_REQUEUE_SECONDS; mark "
+                "failed and replace every running one whose worker has not reported for OPERATION_STALL_SECONDS.",
+            },
+        ),
     ]
     for name, defaults in housekeeping:
         _, was_created = PeriodicTask.objects.get_or_create(name=name, defaults=defaults)
         if was_created:
             created.append(name)
-    # Orders, trades and positions of every logged-in Kite account against Kite's books. It only
-    # reads and records, so an emergency stop leaves it running.
-    every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
-    name = f"{SCHEDULE_PREFIX}reconcile Kite accounts"
-    _, was_created = PeriodicTask.objects.get_or_create(
-        name=name,
-        defaults={
-            "task": "execution.tasks.reconcile_kite_accounts",
-            "interval": every_30s,
-            "expire_seconds": 30,
-            "description": "Bring orders, fills and positions in line with Kite's order book, trades and net "
-            "positions; flag ledger/broker position differences.",
-        },
-    )
-    if was_created:
-        created.append(name)
-    # Deliveries a lost message left pending are sent again, and expired past their TTL. It decides
-    # nothing an entry limit would not refuse, so an emergency stop leaves it running too.
-    sweep_every, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.DELIVERY_SWEEP_SECONDS, period=IntervalSchedule.SECONDS
-    )
-    name = f"{SCHEDULE_PREFIX}sweep deliveries"
-    _, was_created = PeriodicTask.objects.get_or_create(
-        name=name,
-        defaults={
-            "task": "execution.tasks.sweep_deliveries",
-            "interval": sweep_every,
-            "expire_seconds": settings.DELIVERY_SWEEP_SECONDS,
-            "description": "Send again every signal delivery still pending after DELIVERY_GRACE_SECONDS; expire "
-            "those past the signal's TTL with their reason.",
-        },
-    )
-    if was_created:
-        created.append(name)
-    # Operations (emergency stops, flattens) whose message was lost are sent again; those whose worker
-    # died are failed and replaced. Reduces risk only, so an emergency stop leaves it running.
-    every_5s, _ = IntervalSchedule.objects.get_or_create(every=5, period=IntervalSchedule.SECONDS)
-    name = f"{SCHEDULE_PREFIX}sweep operations"
-    _, was_created = PeriodicTask.objects.get_or_create(
-        name=name,
-        defaults={
-            "task": "execution.tasks.sweep_operations",
-            "interval": every_5s,
-            "expire_seconds": 5,
-            "description": "Send again every operation still queued after OPERATION_REQUEUE_SECONDS; mark failed "
-            "and replace every running one whose worker has not reported for OPERATION_STALL_SECONDS.",
-        },
-    )
-    if was_created:
-        created.append(name)
     return created
 
 

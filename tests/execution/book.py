@@ -47,3 +47,25 @@ def trade(account, strategy, instrument, target: int, **kwargs) -> list[Order]:
 
 def today_ist():
     return timezone.localtime(timezone.now(), IST).date()
+
+
+class WorkerKilled(BaseException):
+    """What a worker killed mid-task looks like from inside: nothing after this line runs."""
+
+
+def two_accounts_three_positions() -> dict:
+    """Asha holds two positions (INFY on two strategies), Bharat one (TCS); Asha's id is the lower."""
+    from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
+
+    infy, tcs = InstrumentFactory(tradingsymbol="INFY"), InstrumentFactory(tradingsymbol="TCS")
+    trend = StrategyFactory(name="Trend", instruments=[infy, tcs])
+    reversion = StrategyFactory(name="Reversion", instruments=[infy])
+    asha, bharat = AccountFactory(name="Asha"), AccountFactory(name="Bharat")
+    MappingFactory(account=asha, strategy=trend, allocation_pct=Decimal("40"))
+    MappingFactory(account=asha, strategy=reversion, allocation_pct=Decimal("40"))
+    MappingFactory(account=bharat, strategy=trend, allocation_pct=Decimal("50"))
+    trade(asha, trend, infy, 1)
+    trade(asha, reversion, infy, -1)
+    trade(bharat, trend, tcs, -1)
+    assert asha.id < bharat.id
+    return {"asha": asha, "bharat": bharat, "trend": trend, "infy": infy, "tcs": tcs}

@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import os
 import signal as signals
-import subprocess
-import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.db import connection
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from rest_framework.test import APIClient
 
 from execution.models import Delivery, DeliveryState, Order
+from tests.execution import real_processes
 from tests.execution.book import last_price
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
-from tests.own_redis import OwnRedis, celery_app_on
-from tradingsite.benchmarks.workers import ROOT, database_url, start_worker, stop_worker
+from tradingsite.benchmarks.workers import stop_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -34,25 +29,18 @@ TTL, GRACE, SWEEP = 20, 2, 2
 
 @pytest.fixture
 def own_redis(tmp_path):
-    redis = OwnRedis(tmp_path)
-    redis.start()
-    with celery_app_on(redis.url):
+    with real_processes.own_redis(tmp_path) as redis:
         yield redis
-    redis.stop()
 
 
 @pytest.fixture
 def process_env(own_redis):
-    return {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "REDIS_URL": own_redis.url,
-        "CELERY_KEY_PREFIX": "",
-        "SIGNAL_ORDER_TTL_SECONDS": str(TTL),
-        "DELIVERY_GRACE_SECONDS": str(GRACE),
-        "DELIVERY_SWEEP_SECONDS": str(SWEEP),
-        "ORDER_THREADS": "2",
-    }
+    return real_processes.process_env(
+        own_redis.url,
+        SIGNAL_ORDER_TTL_SECONDS=str(TTL),
+        DELIVERY_GRACE_SECONDS=str(GRACE),
+        DELIVERY_SWEEP_SECONDS=str(SWEEP),
+    )
 
 
 @pytest.fixture
@@ -60,8 +48,7 @@ def log_dir(tmp_path):
     return tmp_path
 
 
-def _start_worker(env, log_dir, name="worker"):
-    return start_worker(env=env, concurrency=2, log=open(log_dir / f"{name}.log", "w"))  # noqa: SIM115
+_start_worker = real_processes.start_test_worker
 
 
 @pytest.fixture
@@ -74,51 +61,11 @@ def worker(process_env, log_dir):
 
 
 @pytest.fixture
-def beat(process_env, log_dir, settings):
-    every, _ = IntervalSchedule.objects.get_or_create(every=SWEEP, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(name="sweep deliveries", task="execution.tasks.sweep_deliveries", interval=every)
-    process = subprocess.Popen(  # noqa: S603 (fixed argv: this interpreter running celery beat)
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tradingsite",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--scheduler",
-            "django_celery_beat.schedulers:DatabaseScheduler",
-            "--pidfile",
-            str(log_dir / "beat.pid"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, **process_env},
-        stdout=open(log_dir / "beat.log", "w"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-    )
-    _wait_until_sweeping(process, log_dir / "beat.log")
-    yield process
-    process.terminate()
-    process.wait(timeout=20)
-
-
-def _wait_until_sweeping(beat: subprocess.Popen, log: Path, *, timeout: float = 180) -> None:
-    """Return once beat has sent its first sweep. The promise is about a running sweeper: each test's
-    deadline is counted from its fault, and beat's own start (Django's imports, ~5 s idle, 10-25 s
-    and more on a loaded machine) is no part of it. Started beside the test, beat could still be
-    importing when the fault came and the whole budget went on its start: the flake with every
-    killed batch's deliveries still pending and no sweep in the worker's log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if beat.poll() is not None:
-            raise RuntimeError(f"beat exited at start with code {beat.returncode}: {log.read_text()[-2000:]}")
-        if "Sending due task sweep deliveries" in log.read_text():
-            return
-        time.sleep(0.2)
-    beat.terminate()
-    beat.wait(timeout=20)
-    raise RuntimeError(f"beat sent no sweep within {timeout:.0f} s of its start")
+def beat(process_env, log_dir):
+    with real_processes.running_beat(
+        process_env, log_dir, sweep="sweep deliveries", task="execution.tasks.sweep_deliveries", every=SWEEP
+    ) as process:
+        yield process
 
 
 @pytest.fixture
@@ -195,12 +142,7 @@ def test_redis_stopped_and_restarted_mid_burst_loses_no_pair_and_no_process(api,
     assert beat.poll() is None, "beat exited when Redis restarted"
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            found += [int(c) for c in f.read().split()]
-    return found
+_children = real_processes.children
 
 
 def test_a_worker_child_killed_during_a_fan_out_loses_no_pair(api, book, worker, beat):

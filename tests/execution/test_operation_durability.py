@@ -8,24 +8,19 @@ from __future__ import annotations
 
 import os
 import signal as signals
-import subprocess
-import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from rest_framework.test import APIClient
 
 from execution.engine.fanout import execute_signal_for_accounts
 from execution.models import Operation, OperationState, Order, OrderLeg, OrderStatus, Position
+from tests.execution import real_processes
 from tests.execution.book import signal
 from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
-from tests.own_redis import OwnRedis, celery_app_on
-from tradingsite.benchmarks.workers import ROOT, database_url, start_worker, stop_worker
+from tradingsite.benchmarks.workers import stop_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -34,28 +29,16 @@ STALL, SWEEP, ACCOUNTS = 30, 2, 60
 
 @pytest.fixture
 def own_redis(tmp_path):
-    redis = OwnRedis(tmp_path)
-    redis.start()
-    with celery_app_on(redis.url):
+    with real_processes.own_redis(tmp_path) as redis:
         yield redis
-    redis.stop()
 
 
 @pytest.fixture
 def process_env(own_redis):
-    return {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "REDIS_URL": own_redis.url,
-        "CELERY_KEY_PREFIX": "",
-        "OPERATION_STALL_SECONDS": str(STALL),
-        "OPERATION_REQUEUE_SECONDS": "5",
-        "ORDER_THREADS": "2",
-    }
+    return real_processes.process_env(own_redis.url, OPERATION_STALL_SECONDS=str(STALL), OPERATION_REQUEUE_SECONDS="5")
 
 
-def _start_worker(env, log_dir: Path, name: str):
-    return start_worker(env=env, concurrency=2, log=open(log_dir / f"{name}.log", "w"))  # noqa: SIM115
+_start_worker = real_processes.start_test_worker
 
 
 @pytest.fixture
@@ -69,38 +52,10 @@ def workers(process_env, tmp_path):
 
 @pytest.fixture
 def beat(process_env, tmp_path):
-    every, _ = IntervalSchedule.objects.get_or_create(every=SWEEP, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(name="sweep operations", task="execution.tasks.sweep_operations", interval=every)
-    log = tmp_path / "beat.log"
-    process = subprocess.Popen(  # noqa: S603 (fixed argv: this interpreter running celery beat)
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tradingsite",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--scheduler",
-            "django_celery_beat.schedulers:DatabaseScheduler",
-            "--pidfile",
-            str(tmp_path / "beat.pid"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, **process_env},
-        stdout=open(log, "w"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-    )
-    # Beat's own start (Django's imports, slow on a loaded machine) is no part of the sweep's promise.
-    deadline = time.monotonic() + 180
-    while "Sending due task sweep operations" not in log.read_text():
-        assert process.poll() is None, f"beat exited at start: {log.read_text()[-2000:]}"
-        assert time.monotonic() < deadline, "beat sent no sweep within 180 s of its start"
-        time.sleep(0.2)
-    yield process
-    process.terminate()
-    process.wait(timeout=20)
+    with real_processes.running_beat(
+        process_env, tmp_path, sweep="sweep operations", task="execution.tasks.sweep_operations", every=SWEEP
+    ) as process:
+        yield process
 
 
 @pytest.fixture
@@ -119,12 +74,7 @@ def held(engine_running):
     return positions
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            found += [int(c) for c in f.read().split()]
-    return found
+_children = real_processes.children
 
 
 def test_a_worker_killed_during_an_emergency_stop_still_leaves_the_book_flat(

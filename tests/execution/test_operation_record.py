@@ -9,31 +9,14 @@ import pytest
 from execution.models import Operation, OperationState, Order, OrderLeg, OrderStatus, Position
 from execution.operations.runs import account_flatten_start, emergency_stop_begin, operation_run
 from execution.selectors import operation_detail, operations_progress
-from tests.execution.book import trade
-from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
+from tests.execution.book import WorkerKilled, two_accounts_three_positions
 
 pytestmark = pytest.mark.django_db
 
 
-class WorkerKilled(BaseException):
-    """What a worker killed mid-task looks like from inside: nothing after this line runs."""
-
-
 @pytest.fixture
 def book(engine_running):
-    """Asha holds two positions (INFY on two strategies), Bharat one (TCS); Asha's id is the lower."""
-    infy, tcs = InstrumentFactory(tradingsymbol="INFY"), InstrumentFactory(tradingsymbol="TCS")
-    trend = StrategyFactory(name="Trend", instruments=[infy, tcs])
-    reversion = StrategyFactory(name="Reversion", instruments=[infy])
-    asha, bharat = AccountFactory(name="Asha"), AccountFactory(name="Bharat")
-    MappingFactory(account=asha, strategy=trend, allocation_pct=Decimal("40"))
-    MappingFactory(account=asha, strategy=reversion, allocation_pct=Decimal("40"))
-    MappingFactory(account=bharat, strategy=trend, allocation_pct=Decimal("50"))
-    trade(asha, trend, infy, 1)
-    trade(asha, reversion, infy, -1)
-    trade(bharat, trend, tcs, -1)
-    assert asha.id < bharat.id
-    return {"asha": asha, "bharat": bharat, "trend": trend, "infy": infy, "tcs": tcs}
+    return two_accounts_three_positions()
 
 
 def unsent_entry(account, strategy, instrument) -> Order:

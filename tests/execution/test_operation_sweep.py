@@ -3,7 +3,6 @@ is sent again by the operations sweep, and one whose worker died mid-run is mark
 replaced by a new one of the same kind and scope, which flattens what is left, once."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,31 +11,14 @@ from django.utils import timezone
 from execution.models import Operation, OperationKind, OperationState, Order, OrderLeg, Position
 from execution.operations.runs import account_flatten_start, emergency_stop_begin, operation_run
 from execution.operations.sweep import operations_sweep
-from tests.execution.book import trade
-from tests.factories import AccountFactory, InstrumentFactory, MappingFactory, StrategyFactory
+from tests.execution.book import WorkerKilled, two_accounts_three_positions
 
 pytestmark = pytest.mark.django_db
 
 
-class WorkerKilled(BaseException):
-    """What a worker killed mid-task looks like from inside: nothing after this line runs."""
-
-
 @pytest.fixture
 def book(engine_running):
-    """Asha holds two positions (INFY on two strategies), Bharat one (TCS); Asha's id is the lower."""
-    infy, tcs = InstrumentFactory(tradingsymbol="INFY"), InstrumentFactory(tradingsymbol="TCS")
-    trend = StrategyFactory(name="Trend", instruments=[infy, tcs])
-    reversion = StrategyFactory(name="Reversion", instruments=[infy])
-    asha, bharat = AccountFactory(name="Asha"), AccountFactory(name="Bharat")
-    MappingFactory(account=asha, strategy=trend, allocation_pct=Decimal("40"))
-    MappingFactory(account=asha, strategy=reversion, allocation_pct=Decimal("40"))
-    MappingFactory(account=bharat, strategy=trend, allocation_pct=Decimal("50"))
-    trade(asha, trend, infy, 1)
-    trade(asha, reversion, infy, -1)
-    trade(bharat, trend, tcs, -1)
-    assert asha.id < bharat.id
-    return {"asha": asha, "bharat": bharat}
+    return two_accounts_three_positions()
 
 
 @pytest.fixture
