@@ -29,9 +29,11 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.models import Broker
 from strategies.calendar import to_market_time
 
-from ..models import Operation, OperationKind, OperationState
+from ..models import Operation, OperationKind, OperationState, Order, OrderStatus
+from ..orders.state import order_transition
 from .runs import operation_replace, operation_send
 from .squareoff import FlattenError
 
@@ -127,6 +129,7 @@ def _fail_stalled(*, operation_id: int, cutoff: datetime, now: datetime) -> _Fai
         f"Failed: the worker running it was lost (it last reported at {_ist(last_sign)}, {silent} s before "
         f"the sweep; OPERATION_STALL_SECONDS={settings.OPERATION_STALL_SECONDS})"
     )
+    _paper_claims_release(operation_id=operation.id)
     replacement = None
     if operation.kind == OperationKind.INTRADAY_SQUARE_OFF:
         summary = f"{lost}; beat's minute tick starts the next square-off."
@@ -140,6 +143,27 @@ def _fail_stalled(*, operation_id: int, cutoff: datetime, now: datetime) -> _Fai
     )
     logger.error("operation %s: %s", operation.id, summary)
     return _Failed(replacement=replacement.id if replacement else None)
+
+
+def _paper_claims_release(*, operation_id: int) -> None:
+    """The lost run's paper orders that it claimed and never recorded an answer for were never placed:
+    the paper broker fills in the worker's memory and nothing exists until the answer is recorded. Left
+    PENDING they count as exits in flight, the replacement skips their positions, and those positions
+    stay open for good (seen: a worker killed between the claim and the answer). A Kite order in that
+    state may have reached Kite: reconciliation resolves it by its tag."""
+    unanswered = Order.objects.filter(
+        operation_id=operation_id,
+        status=OrderStatus.PENDING,
+        placed_at__isnull=False,
+        broker_order_id="",
+        account__broker=Broker.PAPER,
+    )
+    for order in unanswered:
+        order_transition(
+            order=order,
+            status=OrderStatus.CANCELLED,
+            message="Never placed: the worker placing this paper order was lost before its answer was recorded.",
+        )
 
 
 @transaction.atomic

@@ -187,3 +187,35 @@ def test_an_existing_deployment_gets_the_sweep_schedule_from_setup_schedules(db)
     assert ensure_beat_schedules() == ["trading:sweep operations"]
     sweep = PeriodicTask.objects.get(task="execution.tasks.sweep_operations")
     assert sweep.enabled and sweep.interval.every == 5 and sweep.expire_seconds == 5
+
+
+def test_a_paper_exit_claimed_by_the_lost_run_and_never_answered_is_exited_by_the_replacement(
+    book, operator, eager_tasks, settings, monkeypatch
+):
+    """Killed between claiming an exit and recording the paper broker's answer: that exit never
+    happened. The replacement must close its position, not skip it as an exit in flight (seen with the
+    real processes: the book stayed with one position open for good)."""
+    from execution.brokers.paper import PaperBroker
+
+    operation = emergency_stop_begin(actor=operator, reason="drill", origin="a test").operation
+    place = PaperBroker.place_order
+
+    def killed_while_placing(self, request):
+        monkeypatch.setattr(PaperBroker, "place_order", place)  # only the first placement dies
+        raise WorkerKilled
+
+    monkeypatch.setattr(PaperBroker, "place_order", killed_while_placing)
+    with pytest.raises(WorkerKilled):
+        operation_run(operation_id=operation.id)
+    [unanswered] = Order.objects.filter(operation=operation, leg=OrderLeg.EXIT)
+    assert unanswered.status == "PENDING" and unanswered.placed_at is not None
+
+    operation.refresh_from_db()
+    operations_sweep(now=operation.heartbeat_at + timedelta(seconds=settings.OPERATION_STALL_SECONDS + 1))
+
+    unanswered.refresh_from_db()
+    assert unanswered.status == "CANCELLED" and "Never placed" in unanswered.status_message
+    assert open_positions() == 0
+    filled = Order.objects.filter(leg=OrderLeg.EXIT, status="COMPLETE")
+    assert filled.count() == 3  # three positions, one filled exit each
+    assert len({(o.account_id, o.strategy_id, o.instrument_id) for o in filled}) == 3
